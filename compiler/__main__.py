@@ -1,0 +1,5 @@
+"""``python -m fpgac``."""
+
+from .cli import main
+
+main()

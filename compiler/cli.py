@@ -1,0 +1,144 @@
+"""The ``fpgac`` command line."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from functools import wraps
+from pathlib import Path
+
+import click
+
+__all__ = ["main"]
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _user_errors(fn):
+    """Print a user's mistake without a traceback (exit 1), and an internal bug with one."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        from .frontend.diagnostics import FpgacError
+
+        try:
+            return fn(*args, **kwargs)
+        except FpgacError as e:
+            click.echo(e.render(), err=True)
+            n = len(e.diagnostics)
+            click.echo(f"\n{n} error{'s' if n != 1 else ''}", err=True)
+            sys.exit(1)
+        except (click.ClickException, click.exceptions.Exit, SystemExit, KeyboardInterrupt):
+            raise
+        except OSError as e:
+            raise click.ClickException(str(e)) from None
+        except Exception:
+            traceback.print_exc()
+            click.echo("\ninternal error: this is a bug in fpgac, not in your handler; "
+                       "please report it with the file that caused it", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fpgac")
+def main():
+    """Compile typed Python request handlers into pipelined FPGA cores.
+
+    Start with `fpgac check handlers.py`, look at the dataflow with `fpgac ir`,
+    and stream JSON requests through the bit-exact software model with `fpgac run`.
+    """
+
+
+FILE = click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+
+
+@main.command()
+@FILE
+@_user_errors
+def check(file: Path):
+    """Parse and check FILE; print every error, or a table of its routes."""
+    from rich.table import Table
+
+    from .driver import compile_file
+    from .ir import bit_width
+
+    program = compile_file(file)
+    table = Table(title=f"{file}: app `{program.app}`, {len(program.routes)} route(s), no errors")
+    for col in ("route", "handler", "request bits", "response bits", "IR nodes"):
+        table.add_column(col, justify="right" if "bits" in col or "nodes" in col else "left")
+    for r in program.routes:
+        table.add_row(r.path, r.name, str(sum(bit_width(t) for _, t in r.params)),
+                      str(bit_width(r.returns)), str(len(r.graph)))
+    _console().print(table)
+
+
+def _pick_routes(program, route: str | None):
+    if route is None:
+        return program.routes
+    try:
+        return [program.route(route)]
+    except KeyError:
+        known = ", ".join(r.path for r in program.routes)
+        raise click.BadParameter(f"no route {route!r}; the routes are {known}",
+                                 param_hint="--route") from None
+
+
+@main.command()
+@FILE
+@click.option("--route", "route", metavar="PATH", help="Only this route (path or function name).")
+@click.option("--no-opt", is_flag=True, help="Print the IR as lowered, before the passes.")
+@click.option("--dump-ir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Write a numbered snapshot of the IR after every pass that changed it.")
+@click.option("--no-spans", is_flag=True, help="Leave out the source locations.")
+@_user_errors
+def ir(file: Path, route: str | None, no_opt: bool, dump_ir: Path | None, no_spans: bool):
+    """Print the typed dataflow IR of FILE's routes."""
+    from .driver import compile_file, optimize
+    from .ir import format_route
+
+    program = compile_file(file)
+    routes = _pick_routes(program, route)
+    if not no_opt:
+        program = optimize(program, dump_dir=dump_ir)
+        routes = [program.route(r.path) for r in routes]
+    click.echo("\n\n".join(format_route(r, spans=not no_spans) for r in routes))
+
+
+@main.command()
+@FILE
+@click.option("--route", "route", metavar="PATH", required=True,
+              help="The route to run (path or function name).")
+@click.option("--input", "input_", type=click.File("r"), default="-", show_default=True,
+              metavar="F.jsonl", help="JSON lines of requests; `-` reads standard input.")
+@click.option("--device", default="software", show_default=True,
+              type=click.Choice(["software"]), help="Where requests run.")
+@_user_errors
+def run(file: Path, route: str, input_, device: str):
+    """Stream JSON-line requests through a route; print one JSON line per request, in order.
+
+    A refused request prints {"error": ..., "line": N} and the run exits 1; every other
+    request is still answered.
+    """
+    from .driver import compile_file, optimize
+    from .ir import program_to_json
+    from .runtime import model_from_ir, run_jsonl
+
+    program = compile_file(file)
+    path = _pick_routes(program, route)[0].path
+    model = model_from_ir(program_to_json(optimize(program))).route(path)
+    out = sys.stdout
+    refused = run_jsonl(model, input_, out.write)
+    out.flush()
+    if refused:
+        click.echo(f"{refused} request(s) refused", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
