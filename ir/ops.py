@@ -74,7 +74,7 @@ def _signed_bound(*ranges: Range) -> Range:
     """The range of an N-bit signed value wide enough for all ``ranges``."""
     width = 1
     for lo, hi in ranges:
-        width = max(width, (-lo - 1).bit_length() + 1 if lo < 0 else 1, hi.bit_length() + 1)
+        width = max(width, (-lo - 1).bit_length() + 1 if lo < 0 else 1, max(hi, 0).bit_length() + 1)
     return (-(1 << (width - 1)), (1 << (width - 1)) - 1)
 
 
