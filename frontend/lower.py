@@ -211,7 +211,7 @@ class _Compiler:
                 self.report(e.diag)
             except _Silent:
                 pass
-        if m.app_name is None:
+        if m.app_var is None:
             self.report(Diagnostic(first, "a handler module needs an app: add "
                                           "`app = App(\"name\")` and decorate handlers with "
                                           "`@app.post(\"/path\")`"))
@@ -268,12 +268,13 @@ class _Compiler:
 
     def define_app(self, var: str, stmt: ast.Stmt, call: ast.Call) -> None:
         self.need_import("App", call.func.span)
-        if self.m.app_name is not None:
+        if self.m.app_var is not None:
             raise _Error(stmt.span, "a module holds exactly one `App`; put every route on it")
         if len(call.args) != 1 or call.keywords or not isinstance(call.args[0], ast.Str):
             raise _Error(call.span, "write `App(\"name\")` with the app's name as a string")
         name = call.args[0].value
         span = call.args[0].span
+        self.m.app_var = var
         if not name.isidentifier() or keyword.iskeyword(name):
             raise _Error(span, f"the app name {name!r} must be a Python identifier (it becomes "
                                "a package name), e.g. `App(\"imaging\")`")
@@ -556,8 +557,10 @@ class _Function:
             target = s.target
         while isinstance(target, ast.Attribute | ast.Subscript):
             target = target.value
-        if isinstance(target, ast.Name) and target.id not in self.c.m.globals:
-            self.env[target.id] = _POISON
+        targets = target.elts if isinstance(target, ast.TupleExpr | ast.ListExpr) else [target]
+        for t in targets:
+            if isinstance(t, ast.Name) and t.id not in self.c.m.globals:
+                self.env[t.id] = _POISON
 
     # -- statements ----------------------------------------------------------------------------
 
@@ -1249,8 +1252,17 @@ class _Function:
         sub = _Function(self.c, self.g, f, (*self.stack, name))
         result = sub.run(args, sig)
         if result is None:
-            raise _Silent
+            # The helper's errors are reported; go on with a stand-in value so the caller's
+            # independent errors are reported too (no IR is produced when there are errors).
+            return self.zero(sig.returns, e.span)
         return result
+
+    def zero(self, ty: Ty, span: Span) -> Value:
+        if isinstance(ty, RecordTy):
+            return RecordVal(ty, {f: self.zero(fty, span) for f, fty in ty.fields})
+        if isinstance(ty, ArrayTy):
+            return ArrayVal(ty, tuple(self.zero(ty.elem, span) for _ in range(ty.length)))
+        return self.coerce(self.const(0, span), ty, span)
 
     def builtin(self, name: str, e: ast.Call) -> Value:
         span = e.span
