@@ -65,7 +65,7 @@ def narrowest(lo: int, hi: int) -> IntTy:
     if lo >= 0:
         return IntTy(max(1, hi.bit_length()), False)
     # Signed: N bits hold [-2**(N-1), 2**(N-1) - 1].
-    width = max((-lo - 1).bit_length(), hi.bit_length()) + 1
+    width = max((-lo - 1).bit_length(), max(hi, 0).bit_length()) + 1
     return IntTy(width, True)
 
 
