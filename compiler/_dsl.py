@@ -162,9 +162,13 @@ class Handler:
         self.__wrapped__ = func
 
     def _model(self):
-        from ._handlers import route_model
+        # Compiled once per handler; the module's source does not change under a running import.
+        model = self.__dict__.get("_compiled")
+        if model is None:
+            from ._handlers import route_model
 
-        return route_model(self)
+            model = self._compiled = route_model(self)
+        return model
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._model()(*args, **kwargs)

@@ -39,7 +39,6 @@ from ..ir.types import (
     IntTy,
     RecordTy,
     Ty,
-    leaves,
     narrowest,
     scalar_int_ty,
 )
@@ -226,7 +225,6 @@ class _Compiler:
         self.m.globals[name] = value
 
     def scan_stmt(self, stmt: ast.Stmt) -> None:
-        m = self.m
         if isinstance(stmt, ast.ImportFrom | ast.Import | ast.RefusedStmt | ast.ExprStmt):
             return  # imports handled above; the rest reported by refusals()
         if isinstance(stmt, ast.ClassDef):
@@ -858,7 +856,9 @@ class _Function:
         if all(a.const is not None for a in args):
             value = info.evaluate(attrs, *(a.const for a in args))
             return self.const(value, span)
-        lo, hi = info.range(attrs, *(a.ty.range for a in args))
+        # A constant operand counts by its value, a variable by its static type (SPEC §3).
+        lo, hi = info.range(attrs, *((a.const, a.const) if a.const is not None else a.ty.range
+                                     for a in args))
         ty = narrowest(lo, hi)
         if ty.width > MAX_WIDTH:
             raise _Error(span, f"this value can need {ty.width} bits, more than the "

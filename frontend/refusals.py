@@ -182,7 +182,7 @@ class _Walker:
                                               f"function `def {s.name}(r: {c.name}) -> ...:` "
                                               "at module level")
                 continue
-            yield Diagnostic(s.span, f"a record body holds only annotated fields, like `x: u8`")
+            yield Diagnostic(s.span, "a record body holds only annotated fields, like `x: u8`")
 
     def binop_symbol(self, op: str, span) -> Iterator[Diagnostic]:
         if op == "/":

@@ -369,3 +369,20 @@ def f(x: u8) -> u8:
 ''', "t.py")
     (param,) = program.routes[0].graph.params()
     assert param.type == IntTy(8, False)
+
+
+def test_constant_operands_count_by_value_for_intrinsic_widths():
+    body = '''
+class R(Record):
+    a: u8
+    b: u8
+    c: u8
+    d: u8
+
+@app.post("/f")
+def f(x: u8) -> R:
+    return R(a=clz(x >> 4), b=clz(x // 3), c=clz(x % 10), d=clz(x << 4))
+'''
+    # x >> 4 is u4, x // 3 is u7, x % 10 is u4, x << 4 is u12.
+    assert run(body, x=0) == {"a": 4, "b": 7, "c": 4, "d": 12}
+    assert run(body, x=255) == {"a": 0, "b": 0, "c": 1, "d": 0}

@@ -6,14 +6,15 @@ import ast as pyast
 import warnings
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lark import Tree
+
 from fpgac.frontend import ast as A
 from fpgac.frontend import parser as parser_module
 from fpgac.frontend.diagnostics import FpgacError
 from fpgac.frontend.parser import parse
 from fpgac.ir.span import Span
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from lark import Tree
 
 SPEC_EXAMPLE = '''\
 from fpgac import App, Record, Array, Table, u8, u16, u32, i16

@@ -10,10 +10,9 @@ import os
 from pathlib import Path
 
 import pytest
+from refusal_cases import CASES, HEADER
 
 from fpgac.frontend import FpgacError, compile_source
-
-from refusal_cases import CASES, HEADER
 
 GOLDEN = Path(__file__).parent / "golden" / "refusals.txt"
 REGEN = bool(os.environ.get("FPGAC_REGEN"))
