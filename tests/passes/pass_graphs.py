@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import random
 
-from fpgac.ir import Graph, IntTy, format_graph, interpret, verify
 from hypothesis import strategies as st
+
+from fpgac.ir import Graph, IntTy, format_graph, interpret, verify
 
 BINARY = ["add", "sub", "mul", "and", "or", "xor", "eq", "ne", "lt", "le", "gt", "ge"]
 UNARY = ["neg", "not", "popcount", "clz", "ctz", "reverse"]

@@ -1,10 +1,11 @@
 """CSE: common subexpressions merge, knowing commutativity and mirrored comparisons."""
 
-from fpgac.ir import Graph, IntTy, format_graph
-from fpgac.passes import CSE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pass_graphs import check_preserved, graphs, param_inputs, run_pass
+
+from fpgac.ir import Graph, IntTy, format_graph
+from fpgac.passes import CSE
 
 
 def text(g: Graph) -> str:

@@ -1,10 +1,11 @@
 """DCE: nodes with no path to an output go; params and outputs always stay."""
 
-from fpgac.ir import Graph, format_graph
-from fpgac.passes import DCE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pass_graphs import check_preserved, graphs, param_inputs, run_pass
+
+from fpgac.ir import Graph, format_graph
+from fpgac.passes import DCE
 
 
 def text(g: Graph) -> str:

@@ -1,10 +1,11 @@
 """ConstantFold: nodes whose operands are all constants become constants."""
 
-from fpgac.ir import Graph, format_graph
-from fpgac.passes import ConstantFold
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pass_graphs import check_preserved, graphs, param_inputs, run_pass
+
+from fpgac.ir import Graph, format_graph
+from fpgac.passes import ConstantFold
 
 
 def text(g: Graph) -> str:

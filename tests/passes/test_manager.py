@@ -1,6 +1,10 @@
 """The pass manager: fixed point, verification, honest change claims, dumps, programs."""
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pass_graphs import check_preserved, graphs, param_inputs, random_graph
+
 from fpgac.ir import (
     Graph,
     IntTy,
@@ -23,9 +27,6 @@ from fpgac.passes import (
     StrengthReduce,
     optimize_program,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from pass_graphs import check_preserved, graphs, param_inputs, random_graph
 
 U8 = IntTy(8, False)
 RGB = RecordTy("RGB", (("r", U8), ("g", U8), ("b", U8)))

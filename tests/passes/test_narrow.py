@@ -1,10 +1,11 @@
 """NarrowWidths: every node but a param gets the narrowest type that holds its range."""
 
-from fpgac.ir import Graph, IntTy, format_graph, narrowest, value_ranges
-from fpgac.passes import NarrowWidths
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pass_graphs import check_preserved, graphs, param_inputs, run_pass
+
+from fpgac.ir import Graph, IntTy, format_graph, narrowest, value_ranges
+from fpgac.passes import NarrowWidths
 
 
 def text(g: Graph) -> str:

@@ -1,11 +1,12 @@
 """AlgebraicSimplify: identities, and comparisons and selections decided by value ranges."""
 
 import pytest
-from fpgac.ir import Graph, format_graph, interpret, verify
-from fpgac.passes import AlgebraicSimplify
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pass_graphs import check_preserved, graphs, param_inputs, run_pass
+
+from fpgac.ir import Graph, format_graph, interpret, verify
+from fpgac.passes import AlgebraicSimplify
 
 
 def text(g: Graph) -> str:

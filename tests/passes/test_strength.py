@@ -1,12 +1,13 @@
 """StrengthReduce: constant multiplications, divisions and remainders, exactly."""
 
 import pytest
-from fpgac.ir import Graph, IntTy, format_graph, interpret, verify
-from fpgac.passes import DEFAULT_PIPELINE, PassManager, StrengthReduce
-from fpgac.passes.strength import csd_digits, division_magic
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pass_graphs import check_preserved, graphs, param_inputs, run_pass
+
+from fpgac.ir import Graph, IntTy, format_graph, interpret, verify
+from fpgac.passes import DEFAULT_PIPELINE, PassManager, StrengthReduce
+from fpgac.passes.strength import csd_digits, division_magic
 
 
 def text(g: Graph) -> str:
