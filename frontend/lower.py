@@ -791,6 +791,7 @@ class _Function:
                                         "like `for i in range(8):`")
         self.check_local_name(s.target.id, s.target.span)
         items = self.loop_items(s.iter)
+        live = self.iterated_path(s)
         self.c.unrolled += len(items)
         if self.c.unrolled > MAX_UNROLL:
             raise _Error(s.span, f"this handler unrolls more than {MAX_UNROLL:,} loop iterations; "
@@ -798,9 +799,13 @@ class _Function:
         loop = _Loop(self.const(0, s.span), self.const(0, s.span))
         self.loops.append(loop)
         try:
-            for item in items:
+            for i, item in enumerate(items):
                 if self.alive.const == 0:
                     break
+                if live:
+                    # As in Python, `for x in a` reads a[i] when iteration i starts, so writes
+                    # to later elements in the body are seen.
+                    item = self.thing(s.iter).elems[i]
                 declared = self.declared.get(s.target.id)
                 if declared is not None:
                     item = self.coerce(item, declared, s.target.span)
@@ -811,6 +816,51 @@ class _Function:
         finally:
             self.loops.pop()
         self.rejoin(self.alive, self.env, loop.broken, loop.break_env, s.span)
+
+    def iterated_path(self, s: ast.For) -> bool:
+        """Say whether ``s`` iterates over an array named by a path, read live per iteration.
+
+        ``for x in a`` and ``for x in p.arr`` read their element when each iteration
+        starts; the body may write elements but may not rebind the array itself (Python's
+        iterator would keep the old object). Other array expressions are read once, so the
+        body may not write to anything reachable from their root variable.
+        """
+        it = s.iter
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range":
+            return False
+        path: list[str] = []
+        node = it
+        while isinstance(node, ast.Attribute):
+            path.append(node.attr)
+            node = node.value
+        path.reverse()
+        root = node
+        while isinstance(root, ast.Attribute | ast.Subscript | ast.Call):
+            root = root.func if isinstance(root, ast.Call) else root.value
+        if not isinstance(root, ast.Name) or root.id not in self.env:
+            return False  # a table, a module constant, or a fresh value
+        live = isinstance(node, ast.Name)
+        for target in _assigned_targets(s):
+            chain: list[str | None] = []
+            t = target
+            while isinstance(t, ast.Attribute | ast.Subscript):
+                chain.append(t.attr if isinstance(t, ast.Attribute) else None)
+                t = t.value
+            chain.reverse()
+            if not isinstance(t, ast.Name) or t.id != root.id:
+                continue
+            if live:
+                # Rebinding the array or a record holding it; element writes are fine.
+                if None not in chain and chain == path[:len(chain)]:
+                    raise _Error(target.span, f"`{self.c.text(target)}` is assigned inside a "
+                                              f"loop over `{self.c.text(it)}`; change its "
+                                              "elements instead, or loop over "
+                                              f"`range(len({self.c.text(it)}))`")
+            else:
+                raise _Error(target.span, f"`{self.c.text(target)}` is assigned inside a loop "
+                                          f"over `{self.c.text(it)}`; copy the array into a "
+                                          "local variable first and loop over that")
+        return live
 
     def loop_items(self, it: ast.Expr) -> list[Value]:
         if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range" \
@@ -1338,6 +1388,23 @@ class _Function:
         if op == "reverse":
             return Scalar(result.node, IntTy(w), result.const)
         return result
+
+
+def _assigned_targets(s: ast.For):
+    """Yield every assignment target inside a loop, its own loop variable included."""
+    yield s.target
+    stack = list(s.body)
+    while stack:
+        st = stack.pop()
+        if isinstance(st, ast.Assign):
+            yield from st.targets
+        elif isinstance(st, ast.AnnAssign | ast.AugAssign):
+            yield st.target
+        elif isinstance(st, ast.If):
+            stack += st.body + st.orelse
+        elif isinstance(st, ast.For):
+            yield st.target
+            stack += st.body
 
 
 def lower_module(module: ast.Module, file: str) -> Program:

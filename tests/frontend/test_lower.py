@@ -386,3 +386,29 @@ def f(x: u8) -> R:
     # x >> 4 is u4, x // 3 is u7, x % 10 is u4, x << 4 is u12.
     assert run(body, x=0) == {"a": 4, "b": 7, "c": 4, "d": 12}
     assert run(body, x=255) == {"a": 0, "b": 0, "c": 1, "d": 0}
+
+
+def test_for_each_reads_elements_live_and_refuses_rebinding():
+    body = '''
+class P(Record):
+    xs: Array[u8, 3]
+
+@app.post("/f")
+def f(p: P) -> u8:
+    s: u8 = 0
+    for x in p.xs:
+        p.xs[2] = x + 10
+        s += x
+    return s
+'''
+    # x0 = 1: xs[2] = 11; x1 = 2: xs[2] = 12; x2 = 12.
+    assert run(body, p={"xs": [1, 2, 3]}) == 15
+    from fpgac.frontend import FpgacError
+    with pytest.raises(FpgacError, match="is assigned inside a loop over `a`"):
+        run('''
+@app.post("/f")
+def f(a: Array[u8, 3], b: Array[u8, 3]) -> u8:
+    for x in a:
+        a = b
+    return a[0]
+''')
