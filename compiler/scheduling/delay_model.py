@@ -1,0 +1,144 @@
+"""Per-target delay models: fitted formulas of operand width, read from JSON data files.
+
+A model holds, per delay key of the op table, a formula ``delay(w)`` in ns, where
+``w`` is the width the key depends on (:meth:`DelayModel.width_of`), plus the
+register overhead (clock-to-out + setup). A stage's period is estimated as the
+register overhead plus the sum of the delays along its longest path. The numbers
+come from ``benchmarks/characterize_delays.py``, which measures each key at several
+widths with yosys + nextpnr and fits the formula; ``docs/scheduling.md`` gives the fits.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from ..ir.graph import Graph, Node
+from ..ir.ops import OPS
+
+__all__ = ["DelayModel", "OpDelay", "TARGETS"]
+
+#: The targets that ship a model.
+TARGETS = ("ice40", "ecp5", "generic")
+
+_FAMILIES = {
+    "linear": lambda w, c: c[0] + c[1] * w,
+    "log2": lambda w, c: c[0] + c[1] * math.log2(w),
+    "quadratic": lambda w, c: c[0] + c[1] * w + c[2] * w * w,
+}
+
+#: Bitwise ops whose result bits are each an operand bit, its inverse or a constant
+#: when one operand is a constant: wiring, and inversions that fold into the LUT
+#: reading them.
+_WIRING_WITH_CONST = frozenset({"and", "or", "xor"})
+#: Shifts and rotations by a constant amount are wiring.
+_SHIFTS = frozenset({"shl", "shr", "rotl", "rotr"})
+
+
+@dataclass(frozen=True)
+class OpDelay:
+    """One fitted formula: ``family`` of ``w`` with ``coeffs`` (ns)."""
+
+    formula: str
+    coeffs: tuple[float, ...]
+    fit: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self):
+        assert self.formula in _FAMILIES, f"unknown delay formula {self.formula!r}"
+
+    def __call__(self, width: int) -> float:
+        """Return the delay at ``width`` in ns (never negative)."""
+        return max(0.0, _FAMILIES[self.formula](max(width, 1), self.coeffs))
+
+
+@dataclass(frozen=True)
+class DelayModel:
+    """The delays of one target, in ns."""
+
+    target: str
+    register_overhead_ns: float
+    lut_level_ns: float
+    ops: dict[str, OpDelay]
+    default_clock_mhz: float = 100.0
+    device: str = ""
+    data: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    # -- loading ----------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, target: str) -> DelayModel:
+        """Load the model shipped for ``target`` (``ice40``, ``ecp5`` or ``generic``)."""
+        if target not in TARGETS:
+            raise ValueError(f"unknown target `{target}`; the targets are "
+                             + ", ".join(f"`{t}`" for t in TARGETS))
+        text = resources.files(__package__).joinpath("models", f"{target}.json").read_text()
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> DelayModel:
+        """Load a model from a JSON file."""
+        with open(path, encoding="utf-8") as f:
+            return cls.from_dict(json.load(f))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DelayModel:
+        """Build a model from its JSON form."""
+        ops = {key: OpDelay(op["formula"], tuple(op["coeffs"]), op.get("fit", {}))
+               for key, op in data["ops"].items()}
+        return cls(target=data["target"], register_overhead_ns=data["register_overhead_ns"],
+                   lut_level_ns=data["lut_level_ns"], ops=ops,
+                   default_clock_mhz=data.get("default_clock_mhz", 100.0),
+                   device=data.get("device", ""), data=data)
+
+    # -- delays -----------------------------------------------------------------------------
+
+    def stage_budget_ns(self, clock_mhz: float) -> float:
+        """Return the logic delay one stage may have at ``clock_mhz``."""
+        return 1000.0 / clock_mhz - self.register_overhead_ns
+
+    def key_delay(self, key: str, width: int) -> float:
+        """Return the delay of delay key ``key`` at width ``width``, in ns."""
+        op = self.ops.get(key)
+        if op is None:  # a key the model was not fitted for: one LUT level per use
+            return self.lut_level_ns
+        return op(width)
+
+    @staticmethod
+    def width_of(node: Node, graph: Graph) -> int:
+        """Return the width the delay of ``node`` depends on.
+
+        ``add``: the result width (the carry chain's length). ``mul``, ``div``,
+        ``logic``, ``compare``: the widest operand. ``shift``: the wider of the shifted
+        operand and the result. ``mux``: the number of choices (2 for ``mux``).
+        ``rom``: the index bits that select an entry. ``popcount``, ``priority``: the
+        counted width.
+        """
+        key = OPS[node.op].delay_key
+        widths = [graph[o].type.width for o in node.operands]
+        if key == "add":
+            return node.type.width
+        if key == "shift":
+            return max(widths[0], node.type.width)
+        if key == "mux":
+            return 2 if node.op == "mux" else len(node.operands) - 1
+        if key == "rom":
+            entries = len(node["values"])
+            return max(1, min(widths[0], (entries - 1).bit_length()))
+        if key in ("popcount", "priority"):
+            return node["width"]
+        return max(widths)
+
+    def delay(self, node: Node, graph: Graph) -> float:
+        """Return the estimated delay of ``node`` in ns (0 for wiring and constants)."""
+        key = OPS[node.op].delay_key
+        if key is None or node.op == "not":  # an inversion folds into the LUT reading it
+            return 0.0
+        if node.op in _SHIFTS and graph[node.operands[1]].op == "const":
+            return 0.0
+        if node.op in _WIRING_WITH_CONST and any(graph[o].op == "const" for o in node.operands):
+            return 0.0
+        return self.key_delay(key, self.width_of(node, graph))

@@ -1,0 +1,283 @@
+"""Pipeline scheduling: the fewest stages that fit a clock, then the fewest register bits.
+
+The formulation is the SDC (system of difference constraints) one of XLS. Every
+non-constant node ``v`` gets an integer stage ``s_v`` and, when it is a value worth
+registering, a lifetime end ``L_v``; every constraint has the form
+``x_j - x_i >= d``:
+
+- dependencies: ``s_v - s_p >= 0`` for each operand ``p`` of ``v``;
+- timing: ``s_v - s_u >= 1`` when the longest path from the start of ``u`` to the
+  end of ``v`` exceeds the stage budget (clock period minus register overhead); only
+  the first such ``v`` along each path from ``u`` is needed, the rest follow;
+- parameters in stage 0, outputs in the last stage, every stage in ``0..N-1``;
+- lifetimes: ``L_v - s_u >= 0`` for each user ``u``, and ``L_v - s_last >= 1`` when
+  ``v`` feeds an output (it crosses the last boundary too).
+
+The objective, the register bits, is ``sum(width_v * (L_v - s_v))``. A linear program
+whose constraints are all difference constraints is the dual of a min-cost flow
+(one flow node per variable, one arc per constraint, costed ``-d``; a variable's
+objective coefficient is its demand), so networkx's network simplex solves it
+exactly, and the stages are recovered as potentials: longest paths over the
+constraints, with the arcs that carry flow held tight. Integer data give integer
+stages.
+
+The fewest stages for a budget come from as-soon-as-possible placement with
+chaining, which is optimal here (no resource limits): each node takes the earliest
+stage, and within it the earliest finish, that its operands allow.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+import networkx as nx
+
+from ..frontend.diagnostics import Diagnostic, FpgacError
+from ..ir.graph import Graph
+from ..ir.ranges import value_ranges
+from ..ir.span import Span
+from .delay_model import DelayModel
+from .schedule import EPSILON_NS, Schedule
+from .split import split_slow_ops
+
+__all__ = ["schedule", "asap_stages", "timing_constraints"]
+
+
+def schedule(graph: Graph, *, model: DelayModel, clock_mhz: float | None = None,
+             stages: int | None = None) -> Schedule:
+    """Schedule ``graph`` into pipeline stages.
+
+    With ``clock_mhz``: the fewest stages whose estimated delays fit the clock period,
+    and among those the fewest pipeline register bits; operations slower than a whole
+    stage are split first (:mod:`.split`), or reported as an :class:`FpgacError`.
+    With ``stages=N``: exactly N stages (0: purely combinational), the slowest stage as
+    fast as N stages allow, then the fewest register bits. With neither: the model's
+    default clock. ``Schedule.graph`` is the graph the stages refer to: ``graph``
+    itself, or a rewritten copy when an operation was split.
+    """
+    if clock_mhz is not None and stages is not None:
+        raise ValueError("give `clock_mhz` or `stages`, not both")
+    if stages is not None:
+        return _schedule_stages(graph, model, stages)
+    if clock_mhz is None:
+        clock_mhz = model.default_clock_mhz
+    if not clock_mhz > 0:
+        raise ValueError(f"the clock must be positive, not {clock_mhz!r} MHz")
+    budget = model.stage_budget_ns(clock_mhz)
+    if budget <= 0:
+        raise _overhead_error(graph, model, clock_mhz)
+    graph = split_slow_ops(graph, model, budget, clock_mhz=clock_mhz)
+    delays = {node.id: model.delay(node, graph) for node in graph}
+    asap, _ = asap_stages(graph, delays, budget)
+    n = max(asap.values(), default=0) + 1
+    stage = _min_register_schedule(graph, delays, budget, n)
+    result = Schedule(graph, stage, n, clock_mhz=clock_mhz, target=model.target)
+    result.verify()
+    result.verify_timing(None, 1000.0 / clock_mhz, model)
+    return result
+
+
+# --- fewest stages ------------------------------------------------------------------------
+
+
+def asap_stages(graph: Graph, delays: dict[int, float],
+                budget: float) -> tuple[dict[int, int], dict[int, float]]:
+    """Place every node as early as possible: return its stage and its finish time in it.
+
+    Constants take stage 0 and time 0: they are free wherever they are used.
+    """
+    stage: dict[int, int] = {}
+    finish: dict[int, float] = {}
+    for node in graph:
+        ops = [o for o in node.operands if graph[o].op != "const"]
+        s = max((stage[o] for o in ops), default=0)
+        start = max((finish[o] for o in ops if stage[o] == s), default=0.0)
+        if start + delays[node.id] > budget + EPSILON_NS:
+            s, start = s + 1, 0.0
+        stage[node.id] = s
+        finish[node.id] = start + delays[node.id]
+    return stage, finish
+
+
+def _fits(graph: Graph, delays: dict[int, float], budget: float, n: int) -> bool:
+    if any(d > budget + EPSILON_NS for d in delays.values()):
+        return False
+    asap, _ = asap_stages(graph, delays, budget)
+    return max(asap.values(), default=0) + 1 <= n
+
+
+def _schedule_stages(graph: Graph, model: DelayModel, n: int) -> Schedule:
+    if not isinstance(n, int) or n < 0:
+        raise ValueError(f"the number of stages must be a whole number >= 0, not {n!r}")
+    if n == 0:
+        return Schedule(graph, {node.id: 0 for node in graph}, 0, target=model.target)
+    delays = {node.id: model.delay(node, graph) for node in graph}
+    # The smallest budget that n stages can meet is the delay of some path; search for it
+    # by bisection, then read the exact value off the schedule it gives.
+    _, finish = asap_stages(graph, delays, math.inf)
+    lo, hi = max(delays.values(), default=0.0), max(finish.values(), default=0.0)
+    if not _fits(graph, delays, lo, n):
+        for _ in range(100):
+            if hi - lo <= 1e-7:
+                break
+            mid = (lo + hi) / 2
+            lo, hi = (lo, mid) if _fits(graph, delays, mid, n) else (mid, hi)
+        _, finish = asap_stages(graph, delays, hi)
+        lo = max(finish.values(), default=0.0)
+    stage = _min_register_schedule(graph, delays, lo, n)
+    result = Schedule(graph, stage, n, target=model.target)
+    result.verify()
+    return result
+
+
+# --- fewest register bits -----------------------------------------------------------------
+
+
+def timing_constraints(graph: Graph, delays: dict[int, float],
+                       budget: float) -> list[tuple[int, int]]:
+    """Return the pairs ``(u, v)`` that must be in different stages (``s_v >= s_u + 1``).
+
+    ``v`` is a first node, along some path from ``u``, at which the path's delay
+    (``u`` and ``v`` included) exceeds ``budget``; later nodes are implied.
+    """
+    position = {node_id: i for i, node_id in enumerate(graph.order())}
+    pairs = []
+    for node in graph:
+        u = node.id
+        if node.op in ("const", "output"):
+            continue
+        # Visit the cone of u in topological order, so a node's longest distance from u
+        # is final when it is taken; stop at the first node beyond the budget.
+        reach = {u: delays[u]}
+        heap = [(position[u], u)]
+        while heap:
+            _, v = heapq.heappop(heap)
+            if v != u and reach[v] > budget + EPSILON_NS:
+                pairs.append((u, v))
+                continue
+            for w in graph.users(v):
+                if w not in reach:
+                    heapq.heappush(heap, (position[w], w))
+                reach[w] = max(reach.get(w, 0.0), reach[v] + delays[w])
+    return pairs
+
+
+def _windows(graph: Graph, pairs: list[tuple[int, int]], n: int):
+    """Return each non-constant node's earliest and latest stage under the constraints."""
+    after: dict[int, list[int]] = {}
+    before: dict[int, list[int]] = {}
+    for u, v in pairs:
+        after.setdefault(u, []).append(v)
+        before.setdefault(v, []).append(u)
+    order = [i for i in graph.order() if graph[i].op != "const"]
+    earliest: dict[int, int] = {}
+    for v in order:
+        node = graph[v]
+        earliest[v] = n - 1 if node.op == "output" else max(
+            [earliest[o] for o in node.operands if graph[o].op != "const"]
+            + [earliest[u] + 1 for u in before.get(v, ())], default=0)
+    latest: dict[int, int] = {}
+    for v in reversed(order):
+        latest[v] = 0 if graph[v].op == "param" else min(
+            [latest[u] for u in graph.users(v)] + [latest[w] - 1 for w in after.get(v, ())],
+            default=n - 1)
+        assert earliest[v] <= latest[v], f"v{v} has no stage in 0..{n - 1}"
+    return earliest, latest
+
+
+def _min_register_schedule(graph: Graph, delays: dict[int, float], budget: float,
+                           n: int) -> dict[int, int]:
+    """Return the stages of the schedule with ``n`` stages and the fewest register bits."""
+    if n <= 1:
+        return {node.id: 0 for node in graph}
+    ranges = value_ranges(graph)
+    nodes = [node for node in graph if node.op != "const"]
+    last = n - 1
+    pairs = [(u, v) for u, v in timing_constraints(graph, delays, budget)
+             if graph[v].op != "const"]
+    earliest, latest = _windows(graph, pairs, n)
+    # A node whose window is one stage wide is no variable: it is the zero variable plus
+    # that stage, which keeps the flow problem small.
+    zero, end = ("zero",), ("end",)
+    fixed = {v: earliest[v] for v in earliest if earliest[v] == latest[v]}
+    fixed[end] = last
+    arcs: dict[tuple, int] = {}  # (i, j) -> d for x_j - x_i >= d; the largest d wins
+
+    def need(i, j, d):
+        d += fixed.get(i, 0) - fixed.get(j, 0)
+        i, j = (zero if i in fixed else i), (zero if j in fixed else j)
+        if i == j:
+            assert d <= 0, "a fixed stage breaks a constraint"
+        elif arcs.get((i, j), -math.inf) < d:
+            arcs[(i, j)] = d
+
+    demand: dict = {zero: 0}
+    for node in nodes:
+        v = node.id
+        if v not in fixed:
+            demand[v] = demand.get(v, 0)
+            need(zero, v, earliest[v])
+            need(v, end, -latest[v] + last)
+        for o in node.operands:
+            if graph[o].op != "const":
+                need(o, v, 0)
+        lo, hi = ranges[v]
+        if node.op == "output" or lo == hi:
+            continue  # wires and constants are never registered
+        lifetime = ("life", v)
+        users = graph.users(v)
+        if not users:
+            need(v, lifetime, 0)
+        for u in users:
+            if graph[u].op == "output":
+                need(end, lifetime, 1)
+            else:
+                need(u, lifetime, 0)
+        width = node.type.width
+        demand[lifetime] = width
+        source = zero if v in fixed else v
+        demand[source] = demand.get(source, 0) - width
+    for u, v in pairs:
+        need(u, v, 1)
+
+    flow_net = nx.DiGraph()
+    for var, d in demand.items():
+        flow_net.add_node(var, demand=d)
+    for (i, j), d in arcs.items():
+        flow_net.add_edge(i, j, weight=-d)
+    _, flow = nx.network_simplex(flow_net)
+
+    # Potentials: the least values meeting every constraint, with the arcs that carry
+    # flow made tight (complementary slackness makes any such solution optimal).
+    tight = nx.DiGraph()
+    tight.add_nodes_from(flow_net)
+
+    def tighten(i, j, weight):  # x_j <= x_i + weight, in shortest-path terms; keep the least
+        if not tight.has_edge(i, j) or tight[i][j]["weight"] > weight:
+            tight.add_edge(i, j, weight=weight)
+
+    for (i, j), d in arcs.items():
+        tighten(i, j, -d)
+        if flow[i][j] > 0:
+            tighten(j, i, d)
+    distance = nx.single_source_bellman_ford_path_length(tight, zero)
+    base = -distance[zero]
+    stage = {node.id: fixed[node.id] if node.id in fixed else -distance[node.id] - base
+             for node in nodes}
+    for node in graph:
+        if node.op == "const":
+            users = [stage[u] for u in graph.users(node.id) if u in stage]
+            stage[node.id] = min(users, default=0)
+    return stage
+
+
+def _overhead_error(graph: Graph, model: DelayModel, clock_mhz: float) -> FpgacError:
+    spans = [node.span for node in graph if node.span is not None]
+    span = spans[0] if spans else Span(graph.name, 0, 0, 0, 0)
+    fastest = 1000.0 / model.register_overhead_ns
+    return FpgacError([Diagnostic(span, (
+        f"a {clock_mhz:g} MHz clock has a {1000.0 / clock_mhz:.2f} ns period, shorter than "
+        f"the {model.register_overhead_ns:.2f} ns a register alone needs on `{model.target}`; "
+        f"use `--clock-mhz` below {fastest:.0f}"))])
+
