@@ -110,6 +110,51 @@ def ir(file: Path, route: str | None, no_opt: bool, dump_ir: Path | None, no_spa
     click.echo("\n\n".join(format_route(r, spans=not no_spans) for r in routes))
 
 
+def _steps(title: str):
+    """Return a progress display for long steps: a context manager and a ``step(desc)``."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                        console=_console(stderr=True), transient=True)
+    task = progress.add_task(title)
+
+    def step(desc: str) -> None:
+        progress.update(task, description=f"{title}: {desc}")
+
+    return progress, step
+
+
+@main.command(name="compile")
+@FILE
+@click.option("-o", "--output", "out", type=click.Path(file_okay=False, path_type=Path),
+              metavar="DIR", help="The bundle directory (default: build/<app>).")
+@click.option("--target", type=click.Choice(["ice40", "ecp5", "generic"]), default="ice40",
+              show_default=True, help="The delay model to schedule with.")
+@click.option("--clock-mhz", type=click.FloatRange(min=0, min_open=True), metavar="F",
+              help="Pipeline to meet this clock (default: 48 on ice40 and generic, 150 on ecp5).")
+@click.option("--stages", type=click.IntRange(min=0), metavar="N",
+              help="Force N pipeline stages instead of a clock.")
+@_user_errors
+def compile_(file: Path, out: Path | None, target: str, clock_mhz: float | None,
+             stages: int | None):
+    """Compile FILE into a bundle: IR, pipelined Amaranth cores, Verilog, report, bindings."""
+    import json
+
+    from .bundle import format_report, write_bundle
+    from .driver import compile_file, optimize
+
+    if clock_mhz is not None and stages is not None:
+        raise click.UsageError("give either --clock-mhz or --stages, not both")
+    program = optimize(compile_file(file))
+    out = out or Path("build") / program.app
+    progress, step = _steps(f"compiling `{program.app}`")
+    with progress:
+        write_bundle(program, out, target=target, clock_mhz=clock_mhz, stages=stages, step=step)
+    report = json.loads((out / "report.json").read_text())
+    click.echo(format_report(report), nl=False)
+    click.echo(f"bundle written to {out}")
+
+
 @main.command()
 @FILE
 @click.option("--route", "route", metavar="PATH", required=True,
