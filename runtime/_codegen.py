@@ -7,14 +7,15 @@ Two functions per route, both compiled once with ``compile()``:
 * **batch** — the same dataflow over numpy columns:
   ``batch(n, *columns) -> tuple of output columns``.
 
-In the batch function each node's column is ``int64`` when its value range
-(proven by the loader) fits ``int64``, and otherwise an object array of
-Python ints. An op runs on ``int64`` only when the ranges of its operands
-*and* of its result fit, so fixed-width arithmetic never overflows; everything
-else runs on object columns with Python's exact semantics. Comparisons stay
-boolean until a consumer needs a number; some bit intrinsics produce
-``uint64``. Constant subgraphs and nodes whose range is a single value are
-folded at generation time.
+Exactness first: in the batch function an op runs on ``int64`` (or ``uint64``)
+only when the value ranges of its operands *and* of its result — proven by the
+loader — fit that type, so fixed-width arithmetic never overflows; bit
+intrinsics run on ``uint64`` with bit tricks; comparisons stay numpy bools
+until a consumer needs a number; anything wider runs on object columns of
+Python ints, with Python's exact semantics. One exception keeps hash
+arithmetic fast: a value whose users all need only its low 64 bits (it is
+wrapped to 64 bits or fewer) is computed modulo 2**64 on ``uint64``. Constant
+subgraphs and nodes whose range is a single value are folded while generating.
 
 Generated source interpolates only node ids, validated Python ints (through
 :func:`_lit`) and names the generator made up; tables, wide constants and
