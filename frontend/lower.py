@@ -1374,10 +1374,10 @@ class _Function:
         if name in ("rotl", "rotr"):
             self.positional(e, 2, f"`{name}(x, n)`")
             x, n = self.scalar(e.args[0]), self.scalar(e.args[1])
-            if n.ty.min < 0:
-                raise _Error(e.args[1].span, f"the rotate amount has type `{n.ty}`, which can be "
-                                             "negative; cast or mask it, e.g. `u8(n)`")
             w = x.ty.width
+            if n.ty.min < 0:
+                # The amount is taken modulo the width, as Python's `%` does for negatives.
+                n = self.op("mod", [n, self.const(w, span)], span)
             result = self.op(name, [x, n], span, width=w)
             return Scalar(result.node, IntTy(w), result.const)
         self.positional(e, 1, f"`{name}(x)`")

@@ -412,3 +412,17 @@ def f(a: Array[u8, 3], b: Array[u8, 3]) -> u8:
         a = b
     return a[0]
 ''')
+
+
+def test_rotate_amounts_are_taken_modulo_the_width_even_when_negative():
+    body = '''
+@app.post("/f")
+def f(x: u8, n: i8) -> u8:
+    return rotl(x, n) ^ rotr(x, n + 1)
+'''
+    for x in (1, 0x81, 0xF0):
+        for n in (-9, -1, 0, 3, 8, 127):
+            left = ((x << (n % 8)) | (x >> (8 - n % 8))) & 0xFF
+            m = (n + 1) % 8
+            right = ((x >> m) | (x << (8 - m))) & 0xFF
+            assert run(body, x=x, n=n) == left ^ right
