@@ -49,7 +49,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ._errors import RequestError
 from ._jsonl import _parse as parse_line
-from ._model import AppModel
+from ._model import AppModel, RouteModel
 from ._values import ArrayT, BoolT, IntT, RecordT, Type, parse_type
 
 __all__ = ["RouteEndpoint", "routes_from_ir", "create_app", "create_app_from_routes",
@@ -82,6 +82,11 @@ class RouteEndpoint:
     raises :class:`RequestError`; ``run_isolated(requests)`` runs many and
     returns, in order, ``(True, response)`` or ``(False, RequestError)`` per
     request. A :class:`~fpgac.runtime.RouteModel` provides both.
+
+    ``run_leaves`` is optional, for speed: ``run_leaves(requests)`` returns
+    the output leaf columns of the good requests (one list of ints per leaf
+    of the return type, in port order) and the :class:`RequestError` of each
+    bad one by index. Batches then skip building response dicts.
     """
 
     path: str
@@ -91,6 +96,22 @@ class RouteEndpoint:
     returns: dict[str, Any]
     handle: Callable[[dict[str, Any]], Any]
     run_isolated: Callable[[Sequence[dict[str, Any]]], list[tuple[bool, Any]]]
+    run_leaves: Callable[[Sequence[dict[str, Any]]],
+                         tuple[list[list[int]], dict[int, RequestError]]] | None = None
+
+
+def _leaf_runner(model: RouteModel) -> Callable | None:
+    """Return a ``run_leaves`` for a route model: its column path, without response objects."""
+    if not model.param_paths:
+        return None  # no columns to count the requests by
+
+    def run_leaves(requests: Sequence[dict[str, Any]]
+                   ) -> tuple[list[list[int]], dict[int, RequestError]]:
+        arrays, errors = model.signature.columns_isolated(requests)
+        outputs = model.run_columns(dict(zip(model.param_paths, arrays)))
+        return [outputs[path].tolist() for path in model.output_paths], errors
+
+    return run_leaves
 
 
 def routes_from_ir(app_model: AppModel, ir_doc: Mapping[str, Any]) -> list[RouteEndpoint]:
@@ -100,7 +121,8 @@ def routes_from_ir(app_model: AppModel, ir_doc: Mapping[str, Any]) -> list[Route
         model = app_model.route(route["path"])
         endpoints.append(RouteEndpoint(route["path"], route["name"], route.get("doc"),
                                        route["params"], route["returns"],
-                                       model.handle, model.run_isolated))
+                                       model.handle, model.run_isolated,
+                                       _leaf_runner(model)))
     return endpoints
 
 
@@ -296,6 +318,15 @@ class _Encoder:
             self._template = "[" + ",".join(["%d"] * t.length) + "]"
             self._flatten = tuple
 
+        #: The whole response with ``%d`` at each leaf, in port order: filled from leaf rows.
+        self._leaf_template = _leaf_template(t)
+
+    def from_leaves(self, columns: list[list[int]]) -> list[str]:
+        """Return the JSON texts of responses given as output leaf columns (lists of ints)."""
+        if isinstance(self.type, (IntT, BoolT)):
+            return list(map(str, columns[0]))
+        return list(map(self._leaf_template.__mod__, zip(*columns)))
+
     def one(self, value: Any) -> str:
         """Return the JSON text of one response value."""
         return self.many([value])[0]
@@ -313,6 +344,14 @@ class _Encoder:
             except (TypeError, KeyError, ValueError):
                 pass  # not plain dicts or lists of ints: the general path below
         return [_dumps(_plain(t, v)) for v in values]
+
+
+def _leaf_template(t: Type) -> str:
+    if isinstance(t, RecordT):
+        return "{" + ",".join(f'"{name}":{_leaf_template(ft)}' for name, ft in t.fields) + "}"
+    if isinstance(t, ArrayT):
+        return "[" + ",".join([_leaf_template(t.elem)] * t.length) + "]"
+    return "%d"
 
 
 def _one_field(name: str) -> Callable[[Any], tuple]:
@@ -450,6 +489,7 @@ class _Route:
             await _send_json(send, 413, _error_json(
                 f"the body is over {self.max_body_bytes} bytes; send many requests to "
                 f"{self.route.path}/batch instead"), close=True)
+            m.latency.observe(time.perf_counter() - start)
             return
         except _Disconnected:
             return
@@ -496,6 +536,7 @@ class _Route:
             await _send_json(send, 413, _error_json(
                 f"the batch is over {self.max_batch_bytes} bytes; split it into several "
                 f"batches"), close=True)
+            m.latency.observe(time.perf_counter() - start)
             return
         except _Disconnected:
             return
@@ -526,37 +567,42 @@ class _Route:
         """
         requests = _parse_joined(lines)
         if requests is not None and set(map(type, requests)) == {dict}:
-            results = self.route.run_isolated(requests)
-            if all(map(itemgetter(0), results)):
-                return "\n".join(self.encoder.many(list(map(itemgetter(1), results)))) + "\n", 0, 0
-            return self._mixed(list(range(len(lines))), results, [""] * len(lines), first, 0)
-        # Some line is not a JSON object: parse line by line, with a precise reason for each.
-        out = [""] * len(lines)
-        good: list[dict[str, Any]] = []
-        positions: list[int] = []
-        malformed = 0
-        for i, text in enumerate(lines):
-            request, reason = parse_line(text)
-            if reason is None:
-                good.append(request)
-                positions.append(i)
-            else:
-                out[i] = _dumps({"error": reason, "line": first + i})
-                malformed += 1
-        return self._mixed(positions, self.route.run_isolated(good), out, first, malformed)
+            texts, errors = self._run(requests)
+            if not errors:
+                return "\n".join(texts) + "\n", 0, 0
+            positions: Sequence[int] = range(len(lines))
+            out = [""] * len(lines)
+            malformed = 0
+        else:
+            # Some line is not a JSON object: parse line by line, with a reason for each.
+            out = [""] * len(lines)
+            requests, positions, malformed = [], [], 0
+            for i, text in enumerate(lines):
+                request, reason = parse_line(text)
+                if reason is None:
+                    requests.append(request)
+                    positions.append(i)
+                else:
+                    out[i] = _dumps({"error": reason, "line": first + i})
+                    malformed += 1
+            texts, errors = self._run(requests)
+        answers = iter(texts)
+        for k, i in enumerate(positions):
+            error = errors.get(k)
+            out[i] = (next(answers) if error is None
+                      else _dumps({"error": error.reason, "line": first + i}))
+        return "\n".join(out) + "\n", len(errors), malformed
 
-    def _mixed(self, positions: list[int], results: list[tuple[bool, Any]], out: list[str],
-               first: int, malformed: int) -> tuple[str, int, int]:
-        ok_positions = [i for i, (ok, _) in zip(positions, results) if ok]
-        values = [value for ok, value in results if ok]
-        for i, text in zip(ok_positions, self.encoder.many(values)):
-            out[i] = text
-        invalid = 0
-        for i, (ok, error) in zip(positions, results):
-            if not ok:
-                out[i] = _dumps({"error": error.reason, "line": first + i})
-                invalid += 1
-        return "\n".join(out) + "\n", invalid, malformed
+    def _run(self, requests: list[dict[str, Any]]) -> tuple[list[str], dict[int, RequestError]]:
+        """Return the JSON texts of the good requests, in order, and the errors by index."""
+        if not requests:
+            return [], {}
+        if self.route.run_leaves is not None:
+            columns, errors = self.route.run_leaves(requests)
+            return self.encoder.from_leaves(columns), errors
+        results = self.route.run_isolated(requests)
+        errors = {i: value for i, (ok, value) in enumerate(results) if not ok}
+        return self.encoder.many([value for ok, value in results if ok]), errors
 
 
 def _split_lines(body: bytes) -> list[str]:
