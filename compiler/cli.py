@@ -185,5 +185,33 @@ def run(file: Path, route: str, input_, device: str):
         sys.exit(1)
 
 
+@main.command()
+@FILE
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="The port to listen on.")
+@click.option("--device", default="software", show_default=True,
+              type=click.Choice(["software"]), help="Where requests run.")
+@click.option("--max-body-bytes", default=1 << 20, show_default=True, type=click.IntRange(1),
+              help="Refuse single requests larger than this (413).")
+@_user_errors
+def serve(file: Path, host: str, port: int, device: str, max_body_bytes: int):
+    """Serve FILE's routes over HTTP: one POST endpoint per route, NDJSON batches at
+    <route>/batch, the OpenAPI document at /openapi.json, /healthz and /metrics."""
+    from .driver import compile_file, optimize
+    from .ir import program_to_json
+    from .runtime import model_from_ir
+
+    try:
+        from .runtime.serve import run_server
+    except ImportError as e:
+        raise click.ClickException(f"serving needs the serve extra: pip install 'fpgac[serve]' "
+                                   f"({e})") from None
+    doc = program_to_json(optimize(compile_file(file)))
+    click.echo(f"serving app `{doc['app']}` on http://{host}:{port} "
+               f"(OpenAPI at /docs)", err=True)
+    run_server(model_from_ir(doc), doc, host, port, max_body_bytes=max_body_bytes)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

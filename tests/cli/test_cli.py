@@ -120,3 +120,24 @@ def test_python_dash_m_and_help():
                          text=True, check=True).stdout
     for command in ("check", "ir", "run"):
         assert command in out
+
+
+def test_compile_writes_a_bundle_with_hdl_and_report(good, tmp_path):
+    out = tmp_path / "bundle"
+    result = invoke("compile", good, "-o", out, "--target", "ecp5", "--clock-mhz", "150")
+    assert result.exit_code == 0, result.output
+    for name in ("manifest.json", "ir.json", "report.json", "report.txt", "signature.json",
+                 "hdl/demo.py", "hdl/demo.v", "hdl/demo.il", "__init__.py"):
+        assert (out / name).is_file(), name
+    report = json.loads((out / "report.json").read_text())
+    (route,) = report["routes"]
+    assert route["path"] == "/sum" and route["initiation_interval"] == 1
+    assert route["latency_cycles"] == route["stages"] >= 1
+    assert "module demo" in (out / "hdl/demo.v").read_text()
+    assert "/sum" in result.output
+
+
+def test_compile_refuses_clock_and_stages_together(good, tmp_path):
+    result = invoke("compile", good, "--clock-mhz", "48", "--stages", "2")
+    assert result.exit_code == 2
+    assert "either --clock-mhz or --stages" in result.output
