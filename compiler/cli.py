@@ -24,9 +24,13 @@ def _user_errors(fn):
     @wraps(fn)
     def wrapper(*args, **kwargs):
         from .frontend.diagnostics import FpgacError
+        from .runtime import BundleError
 
         try:
             return fn(*args, **kwargs)
+        except BundleError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(1)
         except FpgacError as e:
             click.echo(e.render(), err=True)
             n = len(e.diagnostics)
@@ -56,6 +60,24 @@ def main():
 
 
 FILE = click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+FILE_OR_BUNDLE = click.argument("file", metavar="FILE|DIR",
+                                type=click.Path(exists=True, path_type=Path))
+
+
+def _model_and_doc(file: Path):
+    """Return the software model and IR document of a handler module or a bundle directory."""
+    import json
+
+    from .runtime import load, model_from_ir
+
+    if file.is_dir():
+        bundle = load(file)  # validates the manifest and every file's hash
+        return bundle.model, json.loads((file / "ir.json").read_text())
+    from .driver import compile_file, optimize
+    from .ir import program_to_json
+
+    doc = program_to_json(optimize(compile_file(file)))
+    return model_from_ir(doc), doc
 
 
 @main.command()
@@ -156,7 +178,7 @@ def compile_(file: Path, out: Path | None, target: str, clock_mhz: float | None,
 
 
 @main.command()
-@FILE
+@FILE_OR_BUNDLE
 @click.option("--route", "route", metavar="PATH", required=True,
               help="The route to run (path or function name).")
 @click.option("--input", "input_", type=click.File("r"), default="-", show_default=True,
@@ -170,13 +192,15 @@ def run(file: Path, route: str, input_, device: str):
     A refused request prints {"error": ..., "line": N} and the run exits 1; every other
     request is still answered.
     """
-    from .driver import compile_file, optimize
-    from .ir import program_to_json
-    from .runtime import model_from_ir, run_jsonl
+    from .runtime import run_jsonl
 
-    program = compile_file(file)
-    path = _pick_routes(program, route)[0].path
-    model = model_from_ir(program_to_json(optimize(program))).route(path)
+    app_model, _ = _model_and_doc(file)
+    try:
+        model = app_model.route(route)
+    except KeyError:
+        known = ", ".join(app_model.routes)
+        raise click.BadParameter(f"no route {route!r}; the routes are {known}",
+                                 param_hint="--route") from None
     out = sys.stdout
     refused = run_jsonl(model, input_, out.write)
     out.flush()
@@ -186,7 +210,7 @@ def run(file: Path, route: str, input_, device: str):
 
 
 @main.command()
-@FILE
+@FILE_OR_BUNDLE
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
               help="The port to listen on.")
@@ -198,19 +222,15 @@ def run(file: Path, route: str, input_, device: str):
 def serve(file: Path, host: str, port: int, device: str, max_body_bytes: int):
     """Serve FILE's routes over HTTP: one POST endpoint per route, NDJSON batches at
     <route>/batch, the OpenAPI document at /openapi.json, /healthz and /metrics."""
-    from .driver import compile_file, optimize
-    from .ir import program_to_json
-    from .runtime import model_from_ir
-
     try:
         from .runtime.serve import run_server
     except ImportError as e:
         raise click.ClickException(f"serving needs the serve extra: pip install 'fpgac[serve]' "
                                    f"({e})") from None
-    doc = program_to_json(optimize(compile_file(file)))
+    model, doc = _model_and_doc(file)
     click.echo(f"serving app `{doc['app']}` on http://{host}:{port} "
                f"(OpenAPI at /docs)", err=True)
-    run_server(model_from_ir(doc), doc, host, port, max_body_bytes=max_body_bytes)
+    run_server(model, doc, host, port, max_body_bytes=max_body_bytes)
 
 
 if __name__ == "__main__":  # pragma: no cover

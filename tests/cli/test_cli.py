@@ -141,3 +141,16 @@ def test_compile_refuses_clock_and_stages_together(good, tmp_path):
     result = invoke("compile", good, "--clock-mhz", "48", "--stages", "2")
     assert result.exit_code == 2
     assert "either --clock-mhz or --stages" in result.output
+
+
+def test_run_from_a_bundle_and_refuse_a_tampered_one(good, tmp_path):
+    out = tmp_path / "bundle"
+    assert invoke("compile", good, "-o", out).exit_code == 0
+    ok = invoke("run", out, "--route", "/sum", input='{"p": {"a": 2, "b": 3}}\n')
+    assert ok.exit_code == 0 and ok.stdout.strip() == "5"
+    ir = out / "ir.json"
+    ir.write_text(ir.read_text().replace('"app"', '"app" ', 1))
+    bad = invoke("run", out, "--route", "/sum", input='{"p": {"a": 2, "b": 3}}\n')
+    assert bad.exit_code == 1
+    assert "error: ir.json does not match its hash in manifest.json" in bad.output
+    assert "Traceback" not in bad.output
