@@ -1,8 +1,10 @@
 """The typed SSA dataflow graph: a small facade over :mod:`networkx`.
 
 Operands live, ordered, in each :class:`Node` (a plain ``DiGraph`` keeps one
-edge per pair and would lose the second operand of ``add(x, x)``); the
-networkx graph only records who uses whom, for ordering and use lists.
+edge per pair and would lose the second operand of ``add(x, x)``); use lists
+are kept alongside, and the networkx graph of who uses whom is built from them
+when an algorithm needs it (ordering, cycle checks), so that checking a module
+does not pay for importing networkx.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-import networkx as nx
 
 from .ops import OPS
 from .span import Span
@@ -52,7 +52,7 @@ class Graph:
     def __init__(self, name: str = "graph"):
         self.name = name
         self._nodes: dict[int, Node] = {}
-        self._edges = nx.DiGraph()
+        self._users: dict[int, set[int]] = {}
         self._next_id = 0
         self._order: list[int] | None = None
 
@@ -75,9 +75,9 @@ class Graph:
 
     def _insert(self, node: Node) -> None:
         self._nodes[node.id] = node
-        self._edges.add_node(node.id)
+        self._users.setdefault(node.id, set())
         for o in node.operands:
-            self._edges.add_edge(o, node.id)
+            self._users.setdefault(o, set()).add(node.id)
         self._order = None
 
     def const(self, value: int, *, span: Span | None = None) -> int:
@@ -102,12 +102,14 @@ class Graph:
     def order(self) -> list[int]:
         """Return node ids in a deterministic topological order."""
         if self._order is None:
-            self._order = list(nx.lexicographical_topological_sort(self._edges))
+            import networkx as nx
+
+            self._order = list(nx.lexicographical_topological_sort(self._digraph()))
         return list(self._order)
 
     def users(self, node_id: int) -> list[int]:
         """Return the ids of the nodes that use ``node_id``, ascending."""
-        return sorted(self._edges.successors(node_id))
+        return sorted(self._users[node_id])
 
     def params(self) -> list[Node]:
         return [n for n in self if n.op == "param"]
@@ -115,10 +117,18 @@ class Graph:
     def outputs(self) -> list[Node]:
         return [n for n in self if n.op == "output"]
 
+    def _digraph(self):
+        import networkx as nx
+
+        g = nx.DiGraph()
+        g.add_nodes_from(self._nodes)
+        g.add_edges_from((o, u) for o, users in self._users.items() for u in users)
+        return g
+
     @property
-    def edges(self) -> nx.DiGraph:
-        """The use graph (read-only view); edges run from operand to user."""
-        return self._edges.copy(as_view=True)
+    def edges(self):
+        """The use graph as a fresh ``networkx.DiGraph``; edges run from operand to user."""
+        return self._digraph()
 
     # -- rewriting --------------------------------------------------------------------------
 
@@ -130,10 +140,10 @@ class Graph:
         new = dataclasses.replace(old, **changes)
         if new.operands != old.operands:
             for o in set(old.operands):
-                self._edges.remove_edge(o, node_id)
+                self._users[o].discard(node_id)
             for o in new.operands:
                 assert o in self._nodes, f"operand v{o} is not in the graph"
-                self._edges.add_edge(o, node_id)
+                self._users[o].add(node_id)
             self._order = None
         self._nodes[node_id] = new
         return new
@@ -149,13 +159,15 @@ class Graph:
     def remove(self, node_id: int) -> None:
         """Remove a node that nothing uses."""
         assert not self.users(node_id), f"v{node_id} still has users"
-        del self._nodes[node_id]
-        self._edges.remove_node(node_id)
+        node = self._nodes.pop(node_id)
+        del self._users[node_id]
+        for o in set(node.operands):
+            self._users[o].discard(node_id)
         self._order = None
 
     def copy(self) -> Graph:
         g = Graph(self.name)
         g._nodes = dict(self._nodes)
-        g._edges = self._edges.copy()
+        g._users = {k: set(v) for k, v in self._users.items()}
         g._next_id = self._next_id
         return g

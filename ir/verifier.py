@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import networkx as nx
-
 from .graph import Graph
 from .ops import OPS
 from .program import Route
@@ -24,6 +22,8 @@ def _check(cond: bool, message: str) -> None:
 
 def verify(graph: Graph) -> None:
     """Check structure, attributes and that every node's type holds its value range."""
+    import networkx as nx
+
     _check(nx.is_directed_acyclic_graph(graph.edges), f"{graph.name}: the graph has a cycle")
     seen_params: set[str] = set()
     seen_outputs: set[str] = set()
