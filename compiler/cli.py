@@ -202,11 +202,73 @@ def run(file: Path, route: str, input_, device: str):
         raise click.BadParameter(f"no route {route!r}; the routes are {known}",
                                  param_hint="--route") from None
     out = sys.stdout
-    refused = run_jsonl(model, input_, out.write)
+    if out.isatty():
+        # Responses go to the terminal; a live count of answered requests goes to stderr.
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        with Progress(SpinnerColumn(), TextColumn("{task.completed:,} requests answered"),
+                      TimeElapsedColumn(), console=_console(stderr=True),
+                      transient=True) as progress:
+            task = progress.add_task("run")
+
+            def write(text: str) -> None:
+                out.write(text)
+                progress.advance(task, text.count("\n"))
+
+            refused = run_jsonl(model, input_, write)
+    else:
+        refused = run_jsonl(model, input_, out.write)
     out.flush()
     if refused:
         click.echo(f"{refused} request(s) refused", err=True)
         sys.exit(1)
+
+
+@main.command()
+@FILE
+@click.option("--route", "route", metavar="PATH", required=True,
+              help="The route whose core to simulate (path or function name).")
+@click.option("--input", "input_", metavar="F.jsonl",
+              help="JSON lines of requests; `-` reads standard input.")
+@click.option("--random", "random_", type=click.IntRange(min=0), metavar="N",
+              help="Simulate N random requests instead of --input.")
+@click.option("--engine", type=click.Choice(["cxxrtl", "amaranth"]), default="cxxrtl",
+              show_default=True, help="cxxrtl: compiled C++, fast; amaranth: the Python "
+                                      "simulator, for debugging.")
+@click.option("--stall", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+              show_default=True, metavar="P", help="Probability that the output is not ready "
+                                                   "in a cycle.")
+@click.option("--gap", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+              show_default=True, metavar="P", help="Probability of an idle input cycle.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for stalls, gaps "
+                                                                     "and random requests.")
+@click.option("--vcd", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write a waveform of the simulation.")
+@click.option("--target", type=click.Choice(["ice40", "ecp5", "generic"]), default="ice40",
+              show_default=True, help="The delay model to schedule with.")
+@click.option("--clock-mhz", type=click.FloatRange(min=0, min_open=True), metavar="F",
+              help="Pipeline to meet this clock.")
+@click.option("--stages", type=click.IntRange(min=0), metavar="N", help="Force N stages.")
+@_user_errors
+def sim(file: Path, route: str, input_: str | None, random_: int | None, engine: str,
+        stall: float, gap: float, seed: int, vcd: str | None, target: str,
+        clock_mhz: float | None, stages: int | None):
+    """Simulate a route's pipelined core cycle by cycle, checking every response.
+
+    Responses go to stdout as JSON lines in request order; cycles, latency, requests
+    per cycle and mismatches against the software model go to stderr. Exits 1 on any
+    mismatch or refused request.
+    """
+    from .simulate import run_cli
+
+    if input_ is not None and random_ is not None:
+        raise click.UsageError("give either --input or --random, not both")
+    if clock_mhz is not None and stages is not None:
+        raise click.UsageError("give either --clock-mhz or --stages, not both")
+    status = run_cli(file, route, input_=input_, random=random_, engine=engine, stall=stall,
+                     gap=gap, seed=seed, vcd=vcd, clock_mhz=clock_mhz, stages=stages,
+                     target=target)
+    sys.exit(status)
 
 
 @main.command()

@@ -770,7 +770,8 @@ class _Function:
 
     def merge(self, cond: Scalar, then_env: dict, else_env: dict, span: Span) -> dict:
         merged = {}
-        for name in then_env.keys() | else_env.keys():
+        # A fixed order keeps node ids reproducible (set order varies with the hash seed).
+        for name in [*then_env, *(k for k in else_env if k not in then_env)]:
             t, e = then_env.get(name), else_env.get(name)
             if t is e:
                 merged[name] = t

@@ -154,3 +154,36 @@ def test_run_from_a_bundle_and_refuse_a_tampered_one(good, tmp_path):
     assert bad.exit_code == 1
     assert "error: ir.json does not match its hash in manifest.json" in bad.output
     assert "Traceback" not in bad.output
+
+
+def test_run_shows_progress_only_on_a_terminal(good, tmp_path):
+    import os
+    import pty
+
+    requests = tmp_path / "req.jsonl"
+    requests.write_text("".join(json.dumps({"p": {"a": i, "b": 1}}) + "\n" for i in range(20)))
+    leader, follower = pty.openpty()
+    proc = subprocess.run([sys.executable, "-m", "fpgac", "run", str(good), "--route", "/sum",
+                           "--input", str(requests)], stdout=follower, stderr=follower,
+                          timeout=120, env={**os.environ, "TERM": "xterm", "COLUMNS": "80"})
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    text = b"".join(chunks).decode()
+    assert proc.returncode == 0, text
+    import re
+
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "\n", text)  # progress redraws between lines
+    answers = re.findall(r"^(\d+)\r?$", plain, flags=re.M)
+    assert answers == [str(i + 1) for i in range(20)]
+    assert "requests answered" in text
+    piped = invoke("run", good, "--route", "/sum", "--input", requests)
+    assert "requests answered" not in piped.output
