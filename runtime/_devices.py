@@ -13,6 +13,7 @@ always present and is also every other device's fallback.
 
 from __future__ import annotations
 
+import abc
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -48,7 +49,7 @@ class BundleData:
     model: AppModel
 
 
-class Device:
+class Device(abc.ABC):
     """The interface every device implements; subclass it.
 
     - ``name``: the name the device was opened with (``"software"``, ``"serial:COM3"``).
@@ -75,15 +76,15 @@ class Device:
         """Return whether the device can run requests now."""
         return True
 
+    @abc.abstractmethod
     def run(self, route: RouteModel, columns: Columns) -> dict[str, np.ndarray]:
         """Run the requests given as leaf columns; return the output leaf columns."""
-        raise NotImplementedError
 
     def health(self) -> dict[str, Any]:
         """Return ``{"ok": bool, ...}``."""
         return {"ok": self.available()}
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - releasing nothing is a fine default
         """Release the device."""
 
     def __repr__(self) -> str:
