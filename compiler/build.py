@@ -31,6 +31,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sysconfig
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -175,6 +176,9 @@ def _run_flow(build_dir: Path, toolchain: str, step: Callable[[str], None]) -> N
     """Run the commands of amaranth's build script one by one, for progress and errors."""
     tools = TOOLCHAINS[toolchain]
     env = dict(os.environ, **tools, OPENFPGALOADER="true")
+    # The YoWASP tools are scripts of the environment fpgac runs in, on PATH or not.
+    scripts = sysconfig.get_path("scripts")
+    env["PATH"] = os.pathsep.join(p for p in (scripts, env.get("PATH")) if p)
     script = (build_dir / "build_top.sh").read_text()
     for line in script.splitlines():
         match = re.match(r'"\$(\w+)"\s+(.*)', line.strip())
@@ -231,24 +235,45 @@ def _figures(board, nextpnr: dict, cells: dict[str, int]) -> dict[str, Any]:
     return {"logic_cells": logic, "luts": luts, "ffs": ffs, "dsps": dsp, "brams": ram}
 
 
+def _source_lines(hdl_source: str) -> dict[tuple[str, str], str]:
+    """Map ``(route instance, signal)`` of the generated cores to the handler line it computes.
+
+    The generated source comments every signal with its IR node and the
+    handler's ``file:line:col``; the app component names each route's core
+    instance after the route.
+    """
+    classes = {}
+    for block in re.split(r"^(?=class )", hdl_source, flags=re.M):
+        match = re.match(r"class (\w+)\(", block)
+        if match:
+            classes[match.group(1)] = dict(
+                re.findall(r"#\s+(v\d+):.*?\s(\S+:\d+):\d+\s*$", block, re.M))
+    spans = {}
+    for instance, cls in re.findall(r"m\.submodules\.(\w+) = \w+ = (\w+)\(\)", hdl_source):
+        for signal, span in classes.get(cls, {}).items():
+            spans[instance, signal] = span
+    return spans
+
+
 def _critical_path(nextpnr: dict, hdl_source: str) -> dict[str, Any]:
     """Return the worst path's end points and the handler lines its nets come from."""
     paths = nextpnr.get("critical_paths") or []
     if not paths:
         return {}
     worst = max(paths, key=lambda p: sum(seg.get("delay", 0) for seg in p.get("path", [])))
-    spans = dict(re.findall(r"#\s+(v\d+):.*?\s(\S+:\d+:\d+)\s*$", hdl_source, re.M))
-    nets, lines = [], []
-    for segment in worst.get("path", []):
-        net = segment.get("net")
-        if not net:
-            continue
-        nets.append(net)
-        for name in re.findall(r"\b(v\d+)\b", net):
-            span = spans.get(name)
-            if span and span not in lines:
-                lines.append(span)
+    spans = _source_lines(hdl_source)
     segments = worst.get("path", [])
+    nets, lines = [], []
+    for segment in segments:
+        names = [segment.get("net")] + [segment.get(end, {}).get("cell") for end in ("from", "to")]
+        for name in filter(None, names):
+            if name == segment.get("net") and name not in nets:
+                nets.append(name)
+            # `link.app.<route>.v12...`: the route's core instance, then the signal.
+            for instance, signal in re.findall(r"\bapp\.(\w+)\.(v\d+)\b", name):
+                span = spans.get((instance, signal))
+                if span and span not in lines:
+                    lines.append(span)
     return {
         "from": segments[0]["from"]["cell"] if segments else None,
         "to": segments[-1]["to"]["cell"] if segments else None,
@@ -270,7 +295,8 @@ def build_report_text(report: dict) -> str:
     console = Console(file=buffer, width=100, highlight=False, color_system=None)
     title = (f"`{report['app']}` on {build['board']} ({build['device']}), "
              f"{'timing met' if report['timing_met'] else 'TIMING NOT MET'}")
-    table = Table(title=title, title_justify="left")
+    console.print(title)
+    table = Table()
     for column in ("resource", "used", "available", "%"):
         table.add_column(column, justify="left" if column == "resource" else "right")
     for name, label in (("logic_cells", "logic cells"), ("dsps", "DSPs"),
@@ -281,8 +307,8 @@ def build_report_text(report: dict) -> str:
     table.add_row("LUTs", f"{build['resources']['luts']:,}", "", "")
     table.add_row("flip-flops", f"{build['resources']['ffs']:,}", "", "")
     console.print(table)
-    clocks = Table(title="clocks (routed, nextpnr)", title_justify="left")
-    for column in ("clock", "asked MHz", "achieved MHz", "met"):
+    clocks = Table()
+    for column in ("clock", "asked MHz", "routed Fmax MHz", "met"):
         clocks.add_column(column, justify="left" if column == "clock" else "right")
     for name, clock in build["clocks"].items():
         clocks.add_row(name, f"{clock['constraint_mhz']:.2f}", f"{clock['achieved_mhz']:.2f}",
