@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 
@@ -38,6 +40,10 @@ def _user_errors(fn):
             sys.exit(1)
         except (click.ClickException, click.exceptions.Exit, SystemExit, KeyboardInterrupt):
             raise
+        except BrokenPipeError:
+            # The reader went away (`| head`): stop quietly, as Unix tools do.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
         except OSError as e:
             raise click.ClickException(str(e)) from None
         except Exception:
@@ -253,8 +259,9 @@ def report(bundle: Path, as_json: bool):
               help="The route to run (path or function name).")
 @click.option("--input", "input_", type=click.File("r"), default="-", show_default=True,
               metavar="F.jsonl", help="JSON lines of requests; `-` reads standard input.")
-@click.option("--device", default="software", show_default=True,
-              type=click.Choice(["software"]), help="Where requests run.")
+@click.option("--device", default="software", show_default=True, metavar="D",
+              help="Where requests run: software, virtual (a built bundle's simulated "
+                   "board) or serial:PORT[@BAUD] (a board running the bundle's bitstream).")
 @_user_errors
 def run(file: Path, route: str, input_, device: str):
     """Stream JSON-line requests through a route; print one JSON line per request, in order.
@@ -262,15 +269,45 @@ def run(file: Path, route: str, input_, device: str):
     A refused request prints {"error": ..., "line": N} and the run exits 1; every other
     request is still answered.
     """
+    with _device_app(file, device) as app:
+        app_model = app.model if app is not None else _model_and_doc(file)[0]
+        try:
+            model = app_model.route(route)
+        except KeyError:
+            known = ", ".join(app_model.routes)
+            raise click.BadParameter(f"no route {route!r}; the routes are {known}",
+                                     param_hint="--route") from None
+        refused = _run_lines(app.route(route) if app is not None else model, input_)
+    if refused:
+        click.echo(f"{refused} request(s) refused", err=True)
+        sys.exit(1)
+
+
+@contextmanager
+def _device_app(file: Path, device: str):
+    """Yield the bundle ``file`` loaded on ``device``, or None for the software model."""
+    if device == "software":
+        yield None
+        return
+    from .runtime import DeviceError, load
+
+    if not file.is_dir():
+        raise click.UsageError(f"--device {device} runs a bundle: give the directory that "
+                               f"`fpgac build` wrote, not a handler module")
+    try:
+        app = load(file, device=device)
+    except DeviceError as e:
+        raise click.ClickException(f"cannot use device {device!r}: {e}") from None
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+def _run_lines(model, input_) -> int:
+    """Answer every line of ``input_`` on stdout; return how many were refused."""
     from .runtime import run_jsonl
 
-    app_model, _ = _model_and_doc(file)
-    try:
-        model = app_model.route(route)
-    except KeyError:
-        known = ", ".join(app_model.routes)
-        raise click.BadParameter(f"no route {route!r}; the routes are {known}",
-                                 param_hint="--route") from None
     out = sys.stdout
     if out.isatty():
         # Responses go to the terminal; a live count of answered requests goes to stderr.
@@ -289,9 +326,7 @@ def run(file: Path, route: str, input_, device: str):
     else:
         refused = run_jsonl(model, input_, out.write)
     out.flush()
-    if refused:
-        click.echo(f"{refused} request(s) refused", err=True)
-        sys.exit(1)
+    return refused
 
 
 @main.command()
@@ -346,8 +381,9 @@ def sim(file: Path, route: str, input_: str | None, random_: int | None, engine:
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
               help="The port to listen on.")
-@click.option("--device", default="software", show_default=True,
-              type=click.Choice(["software"]), help="Where requests run.")
+@click.option("--device", default="software", show_default=True, metavar="D",
+              help="Where requests run: software, virtual (a built bundle's simulated "
+                   "board) or serial:PORT[@BAUD] (a board running the bundle's bitstream).")
 @click.option("--max-body-bytes", default=1 << 20, show_default=True, type=click.IntRange(1),
               help="Refuse single requests larger than this (413).")
 @_user_errors
@@ -359,10 +395,20 @@ def serve(file: Path, host: str, port: int, device: str, max_body_bytes: int):
     except ImportError as e:
         raise click.ClickException(f"serving needs the serve extra: pip install 'fpgac[serve]' "
                                    f"({e})") from None
-    model, doc = _model_and_doc(file)
-    click.echo(f"serving app `{doc['app']}` on http://{host}:{port} "
-               f"(OpenAPI at /docs)", err=True)
-    run_server(model, doc, host, port, max_body_bytes=max_body_bytes)
+    with _device_app(file, device) as app:
+        if app is None:
+            model, doc = _model_and_doc(file)
+            click.echo(f"serving app `{doc['app']}` on http://{host}:{port} "
+                       f"(OpenAPI at /docs)", err=True)
+            run_server(model, doc, host, port, max_body_bytes=max_body_bytes)
+            return
+        from .runtime.serve import create_app_from_routes, routes_from_bundle
+        from .runtime.serve import serve as serve_app
+
+        click.echo(f"serving app `{app.app}` on http://{host}:{port} from device "
+                   f"{device} (OpenAPI at /docs)", err=True)
+        serve_app(create_app_from_routes(app.app, routes_from_bundle(app),
+                                         max_body_bytes=max_body_bytes), host, port)
 
 
 if __name__ == "__main__":  # pragma: no cover

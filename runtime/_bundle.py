@@ -12,7 +12,7 @@ import hashlib
 import inspect
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -256,6 +256,28 @@ class RouteFunction:
         ``index`` is its position, after every earlier response.
         """
         return self._dispatcher.stream(self.model, requests)
+
+    @property
+    def returns(self) -> Any:
+        """The route's return type."""
+        return self.model.returns
+
+    def handle(self, request: Any) -> Any:
+        """Run one request given as a dict keyed by parameter (or a tuple); return the response."""
+        return self._dispatcher.batch(self.model, [request])[0]
+
+    def run_isolated(self, requests: Sequence[Any]) -> list[tuple[bool, Any]]:
+        """Run many requests on the device, refusing bad ones one by one.
+
+        Return, in order, ``(True, response)`` or ``(False, RequestError)`` per
+        request, as :meth:`RouteModel.run_isolated` does: what ``fpgac run`` and
+        the server need to answer every good request of a batch with bad ones.
+        """
+        _, errors = self.model.signature.columns_isolated(requests)
+        good = [r for i, r in enumerate(requests) if i not in errors]
+        responses = iter(self._dispatcher.batch(self.model, good) if good else ())
+        return [(False, errors[i]) if i in errors else (True, next(responses))
+                for i in range(len(requests))]
 
     def __repr__(self) -> str:
         return f"<route {self.path} {self.name}{self.signature}>"

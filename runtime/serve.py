@@ -126,6 +126,22 @@ def routes_from_ir(app_model: AppModel, ir_doc: Mapping[str, Any]) -> list[Route
     return endpoints
 
 
+def routes_from_bundle(app: Any) -> list[RouteEndpoint]:
+    """Return the endpoints of a loaded bundle (:func:`fpgac.runtime.load`), run on its device.
+
+    Requests go through the bundle's dispatcher, so they run on the device it
+    was loaded with and fail over to the software model, in order.
+    """
+    endpoints = []
+    ir_doc = json.loads((app.directory / "ir.json").read_text(encoding="utf-8"))
+    for route in ir_doc["routes"]:
+        function = app.route(route["path"])
+        endpoints.append(RouteEndpoint(route["path"], route["name"], route.get("doc"),
+                                       route["params"], route["returns"],
+                                       function.handle, function.run_isolated))
+    return endpoints
+
+
 # --- JSON schemas from the handler types -------------------------------------------------------
 
 
