@@ -5,18 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
-from fastapi.testclient import TestClient
+from serve_helpers import LiveServer
 
 from fpgac.bundle import write_bundle
 from fpgac.cli import main
 from fpgac.driver import compile_file, optimize
 from fpgac.runtime import Device, load, register_device, unregister_device
 from fpgac.runtime.serve import create_app_from_routes, routes_from_bundle
-
-# Starlette's TestClient warns that it will move to another httpx package; that is its business.
-pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx`")
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -56,7 +54,15 @@ def counting():
 
 def test_served_routes_run_on_the_device(bundle, counting):
     app = load(bundle, device="counting")
-    client = TestClient(create_app_from_routes(app.app, routes_from_bundle(app)))
+    with LiveServer(create_app_from_routes(app.app, routes_from_bundle(app))) as server, \
+            httpx.Client(base_url=server.url, timeout=30) as client:
+        _check_served(app, client)
+    # Every good request ran on the device: 1 single + 2 in the batch.
+    assert counting[0].requests == 3
+    app.close()
+
+
+def _check_served(app, client):
     reply = client.post("/luma", json={"p": {"r": 10, "g": 20, "b": 30}})
     assert reply.status_code == 200
     assert reply.json() == app.model.route("/luma").handle({"p": {"r": 10, "g": 20, "b": 30}})
@@ -68,9 +74,6 @@ def test_served_routes_run_on_the_device(bundle, counting):
     assert answers[0] == app.model.route("/luma").handle({"p": {"r": 1, "g": 7, "b": 9}})
     assert "p.r" in answers[1]["error"]
     assert answers[2] == app.model.route("/luma").handle({"p": {"r": 3, "g": 7, "b": 9}})
-    # Every good request ran on the device: 1 single + 2 in the batch.
-    assert counting[0].requests == 3
-    app.close()
 
 
 def test_run_streams_a_bundle_through_the_device(bundle, counting):
