@@ -5,12 +5,13 @@
 graph it refers to (a rewritten copy when a slow operation had to be split).
 """
 
-from .delay_model import TARGETS, DelayModel, OpDelay
+from .delay_model import TARGETS, DelayModel, DspBlock, OpDelay
+from .dsp import fuse_constant_products
 from .schedule import Schedule, ScheduleError
 from .scheduler import asap_stages, schedule, timing_constraints
 from .split import SPLITTABLE, split_slow_ops
 
 __all__ = [
-    "DelayModel", "OpDelay", "TARGETS", "Schedule", "ScheduleError", "schedule",
+    "DelayModel", "DspBlock", "OpDelay", "fuse_constant_products", "TARGETS", "Schedule", "ScheduleError", "schedule",
     "asap_stages", "timing_constraints", "split_slow_ops", "SPLITTABLE",
 ]

@@ -20,7 +20,7 @@ from typing import Any
 from ..ir.graph import Graph, Node
 from ..ir.ops import OPS
 
-__all__ = ["DelayModel", "OpDelay", "TARGETS"]
+__all__ = ["DelayModel", "DspBlock", "OpDelay", "TARGETS"]
 
 #: The targets that ship a model.
 TARGETS = ("ice40", "ecp5", "generic")
@@ -56,6 +56,36 @@ class OpDelay:
 
 
 @dataclass(frozen=True)
+class DspBlock:
+    """A hard multiplier: the products synthesis maps to it and its delay.
+
+    A ``mul`` goes to one block when each operand fits ``a_width`` by ``b_width``
+    bits (either way round) as synthesis sees it: Amaranth multiplies a signed by
+    an unsigned operand as signed, so the unsigned one takes a bit more; and when
+    its result has at least ``min_result_width`` bits (smaller products stay in
+    LUTs). ``delay_ns`` is the block's combinational delay with the routing into
+    and out of it.
+    """
+
+    name: str
+    a_width: int
+    b_width: int
+    delay_ns: float
+    min_result_width: int = 0
+
+    def fits(self, a_width: int, a_signed: bool, b_width: int, b_signed: bool,
+             result_width: int) -> bool:
+        """Return whether a product of these operands is one block."""
+        if result_width < self.min_result_width:
+            return False
+        if a_signed != b_signed:  # the unsigned operand is extended by a sign bit
+            a_width += not a_signed
+            b_width += not b_signed
+        return ((a_width <= self.a_width and b_width <= self.b_width)
+                or (a_width <= self.b_width and b_width <= self.a_width))
+
+
+@dataclass(frozen=True)
 class DelayModel:
     """The delays of one target, in ns."""
 
@@ -65,6 +95,8 @@ class DelayModel:
     ops: dict[str, OpDelay]
     default_clock_mhz: float = 100.0
     device: str = ""
+    #: The target's hard multiplier, if synthesis maps products to one.
+    dsp: DspBlock | None = None
     data: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # -- loading ----------------------------------------------------------------------------
@@ -89,10 +121,14 @@ class DelayModel:
         """Build a model from its JSON form."""
         ops = {key: OpDelay(op["formula"], tuple(op["coeffs"]), op.get("fit", {}))
                for key, op in data["ops"].items()}
+        dsp = data.get("dsp")
+        if dsp is not None:
+            dsp = DspBlock(dsp["name"], dsp["a_width"], dsp["b_width"], dsp["delay_ns"],
+                           dsp.get("min_result_width", 0))
         return cls(target=data["target"], register_overhead_ns=data["register_overhead_ns"],
                    lut_level_ns=data["lut_level_ns"], ops=ops,
                    default_clock_mhz=data.get("default_clock_mhz", 100.0),
-                   device=data.get("device", ""), data=data)
+                   device=data.get("device", ""), dsp=dsp, data=data)
 
     # -- delays -----------------------------------------------------------------------------
 
@@ -132,6 +168,16 @@ class DelayModel:
             return node["width"]
         return max(widths)
 
+    def maps_to_dsp(self, node: Node, graph: Graph) -> bool:
+        """Return whether ``node`` is a product that synthesis puts in one hard multiplier."""
+        if node.op != "mul" or self.dsp is None:
+            return False
+        if any(graph[o].op == "const" and graph[o]["value"] in (0, 1) for o in node.operands):
+            return False  # folded away
+        a, b = (graph[o].type for o in node.operands)
+        return self.dsp.fits(a.width, getattr(a, "signed", False), b.width,
+                             getattr(b, "signed", False), node.type.width)
+
     def delay(self, node: Node, graph: Graph) -> float:
         """Return the estimated delay of ``node`` in ns (0 for wiring and constants)."""
         key = OPS[node.op].delay_key
@@ -141,4 +187,6 @@ class DelayModel:
             return 0.0
         if node.op in _WIRING_WITH_CONST and any(graph[o].op == "const" for o in node.operands):
             return 0.0
+        if self.maps_to_dsp(node, graph):
+            return self.dsp.delay_ns
         return self.key_delay(key, self.width_of(node, graph))

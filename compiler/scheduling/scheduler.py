@@ -38,6 +38,7 @@ from ..ir.graph import Graph
 from ..ir.ranges import value_ranges
 from ..ir.span import Span
 from .delay_model import DelayModel
+from .dsp import fuse_constant_products
 from .schedule import EPSILON_NS, Schedule
 from .split import split_slow_ops
 
@@ -53,8 +54,11 @@ def schedule(graph: Graph, *, model: DelayModel, clock_mhz: float | None = None,
     stage are split first (:mod:`.split`), or reported as an :class:`FpgacError`.
     With ``stages=N``: exactly N stages (0: purely combinational), the slowest stage as
     fast as N stages allow, then the fewest register bits. With neither: the model's
-    default clock. ``Schedule.graph`` is the graph the stages refer to: ``graph``
-    itself, or a rewritten copy when an operation was split.
+    default clock. With a clock, on a target with DSP blocks, constant products that
+    strength reduction turned into shifts and additions first become one
+    multiplication again (:mod:`.dsp`). ``Schedule.graph`` is the graph the stages
+    refer to: ``graph`` itself, or a rewritten copy when an operation was split or a
+    product folded.
     """
     if clock_mhz is not None and stages is not None:
         raise ValueError("give `clock_mhz` or `stages`, not both")
@@ -67,6 +71,7 @@ def schedule(graph: Graph, *, model: DelayModel, clock_mhz: float | None = None,
     budget = model.stage_budget_ns(clock_mhz)
     if budget <= 0:
         raise _overhead_error(graph, model, clock_mhz)
+    graph = fuse_constant_products(graph, model)
     graph = split_slow_ops(graph, model, budget, clock_mhz=clock_mhz)
     delays = {node.id: model.delay(node, graph) for node in graph}
     asap, _ = asap_stages(graph, delays, budget)

@@ -214,13 +214,17 @@ def _split_mul(b: _Builder, node: Node) -> int | None:
 
     ``x == x_hi * 2**h + x_lo``, so ``x * y`` is the sum of the products of the halves,
     each shifted into place (a constant shift: wiring); only operands wider than ``h``
-    are split.
+    are split. When every user of the product wraps it to at most ``k`` bits, only the
+    low ``k`` bits of the sum matter: a partial product shifted by ``k`` or more is left
+    out, and the others are cut to the bits below ``k`` (the returned value then equals
+    the product modulo ``2**k``, which is all its users read).
     """
     x, y = node.operands
     width = max(b.width(x), b.width(y))
     if width < 2:
         return None
     half = (width + 1) // 2
+    keep = _low_bits_read(b.graph, node)
 
     def halves(v):  # (piece, its weight in bits)
         if b.width(v) <= half:
@@ -231,14 +235,28 @@ def _split_mul(b: _Builder, node: Node) -> int | None:
     terms = []
     for px, sx in halves(x):
         for py, sy in halves(y):
+            shift = sx + sy
+            if keep is not None and shift >= keep:
+                continue
             product = b.add("mul", (px, py))
-            if sx + sy:
-                product = b.add("shl", (product, b.const(sx + sy)))
+            if keep is not None and b.width(product) > keep - shift:
+                product = b.add("wrap", (product,), width=keep - shift, signed=False)
+            if shift:
+                product = b.add("shl", (product, b.const(shift)))
             terms.append(product)
     while len(terms) > 1:  # an adder tree
         terms = [b.add("add", (terms[i], terms[i + 1])) if i + 1 < len(terms) else terms[i]
                  for i in range(0, len(terms), 2)]
     return terms[0]
+
+
+def _low_bits_read(graph: Graph, node: Node) -> int | None:
+    """Return ``k`` when every user of ``node`` wraps it to at most ``k`` bits, else ``None``."""
+    users = [graph[u] for u in graph.users(node.id)]
+    if not users or any(u.op != "wrap" for u in users):
+        return None
+    keep = max(u["width"] for u in users)
+    return keep if keep < node.type.width else None
 
 
 def _split_shift(b: _Builder, node: Node) -> int | None:

@@ -75,6 +75,10 @@ def test_widths_and_free_operations():
     }
     for node_id, (key, width) in cases.items():
         assert model.width_of(g[node_id], g) == width, g[node_id].op
+        if g[node_id].op == "mul":  # 16 x 4 bits: one SB_MAC16
+            assert model.maps_to_dsp(g[node_id], g)
+            assert model.delay(g[node_id], g) == model.dsp.delay_ns
+            continue
         assert model.delay(g[node_id], g) == model.key_delay(key, width)
     # Wiring and inversions cost nothing.
     for node_id in (g.add("shr", (x, c)), g.add("and", (x, c)), g.add("xor", (c, x)),

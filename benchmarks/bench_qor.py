@@ -1,0 +1,154 @@
+"""Quality of results: fpgac's generated cores against hand-written Amaranth, routed.
+
+For each route with a hand-written core in ``benchmarks/qor/hand_cores.py`` and each
+board (iCE40 UP5K at 48 MHz, ECP5-85F at 150 MHz), this script compiles the example
+with ``fpgac compile --target <board> --clock-mhz <clock>``, takes the route's core
+from the bundle's Amaranth module, and builds it and the hand-written core out of
+context with the same harness and the same tools (``benchmarks/qor/flow.py``). It
+prints LUTs, FFs, DSPs and the routed Fmax of both, and the ratios generated/hand.
+
+The bar: generated LUTs at most 1.15x the hand core's, at an Fmax at least 0.9x.
+
+    python benchmarks/bench_qor.py                          # every route, both boards
+    python benchmarks/bench_qor.py --board ice40 --only /luma
+    python benchmarks/bench_qor.py --write                  # also benchmarks/results/qor.txt
+    python benchmarks/bench_qor.py --json a.json            # keep the measurements
+    python benchmarks/bench_qor.py --from-json a.json       # print them again, no builds
+
+Each nextpnr run takes seconds to a minute; the whole table, a few minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from qor.flow import QoR, build_core  # noqa: E402
+from qor.hand_cores import HAND_CORES  # noqa: E402
+
+#: Board -> the clock the generated core is scheduled for and nextpnr aims at.
+CLOCKS = {"ice40": 48.0, "ecp5": 150.0}
+LUT_BAR, FMAX_BAR = 1.15, 0.9
+NOTE = (f"bar: generated LUTs <= {LUT_BAR}x hand at a generated Fmax >= {FMAX_BAR}x hand.\n"
+        "LUTs: the core's logic cells as placed (iCE40: ICESTORM_LC, a LUT4 with its "
+        "flip-flop and carry; ECP5: TRELLIS_COMB, a LUT4 or half a carry).\n"
+        "LUT4: the core's LUT4s after synthesis (a CCU2C counts two). FFs: its flip-flops, "
+        "not those packed into a DSP. Fmax: nextpnr's routed Fmax, seed 1.\n"
+        "nextpnr-ice40 times no path through an SB_MAC16 (its ports count as registers): "
+        "on the iCE40, the Fmax of a core with a DSP is an upper bound.")
+
+
+def generated_core(file: str, path: str, board: str, workdir: Path):
+    """Compile ``examples/<file>`` for ``board`` with the fpgac CLI; return the route's core."""
+    from fpgac.backend import load_module
+
+    out = workdir / f"bundle-{board}-{Path(file).stem}"
+    if not out.exists():
+        subprocess.run([sys.executable, "-m", "fpgac", "compile", str(ROOT / "examples" / file),
+                        "--target", board, "--clock-mhz", f"{CLOCKS[board]:g}", "-o", str(out)],
+                       check=True, capture_output=True)
+    (hdl,) = (out / "hdl").glob("*.py")
+    namespace = load_module(hdl.read_text(), filename=str(hdl))
+    for value in namespace.values():
+        if isinstance(value, type) and f"route `{path}`" in (value.__doc__ or ""):
+            return value()
+    raise LookupError(f"no core for {path} in {hdl}")
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if b else ("1.00" if a == b else "inf")
+
+
+def measure(routes, boards, workdir: Path, console: Console) -> list[dict]:
+    """Build every (route, board) pair, generated and hand-written; return the rows."""
+    rows = []
+    for file, path in routes:
+        for board in boards:
+            clock = CLOCKS[board]
+            name = path.strip("/")
+            gen_core = generated_core(file, path, board, workdir)
+            hand_cls = HAND_CORES[(file, path)]
+            console.print(f"[dim]building {path} on {board}: generated "
+                          f"(latency {gen_core.LATENCY}), hand (latency {hand_cls.LATENCY})[/]")
+            gen = build_core(gen_core, board, clock, workdir / f"{name}-{board}-gen")
+            hand = build_core(hand_cls(), board, clock, workdir / f"{name}-{board}-hand")
+            rows.append({"route": path, "board": board, "clock_mhz": clock,
+                         "gen_latency": gen_core.LATENCY, "hand_latency": hand_cls.LATENCY,
+                         "gen": gen.as_dict(), "hand": hand.as_dict()})
+    return rows
+
+
+def table(rows: list[dict]) -> Table:
+    """Return the results as a rich table."""
+    t = Table(title="QoR: fpgac's generated cores against hand-written Amaranth, out of "
+                    "context, placed and routed")
+    for col in ("route", "board", "MHz", "latency g/h", "LUTs gen", "LUTs hand", "LUT g/h",
+                "LUT4 g/h", "FFs g/h", "DSPs g/h", "Fmax gen", "Fmax hand", "Fmax g/h",
+                "bar"):
+        t.add_column(col, justify="left" if col in ("route", "board", "bar") else "right")
+    for row in rows:
+        gen, hand = QoR(**row["gen"]), QoR(**row["hand"])
+        lut_ratio = gen.luts / hand.luts if hand.luts else float("inf")
+        fmax_ratio = gen.fmax_mhz / hand.fmax_mhz
+        met = lut_ratio <= LUT_BAR and fmax_ratio >= FMAX_BAR
+        t.add_row(row["route"], row["board"], f"{row['clock_mhz']:g}",
+                  f"{row['gen_latency']}/{row['hand_latency']}", str(gen.luts), str(hand.luts),
+                  _ratio(gen.luts, hand.luts), f"{gen.lut4s}/{hand.lut4s}",
+                  f"{gen.ffs}/{hand.ffs}", f"{gen.dsps}/{hand.dsps}", f"{gen.fmax_mhz:.1f}",
+                  f"{hand.fmax_mhz:.1f}", f"{fmax_ratio:.2f}", "met" if met else "MISSED")
+    return t
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--board", action="append", choices=sorted(CLOCKS),
+                        help="a board to build for (repeatable; default: both)")
+    parser.add_argument("--only", action="append", metavar="PATH",
+                        help="a route path to build (repeatable; default: every hand core)")
+    parser.add_argument("--workdir", type=Path, help="keep the builds here (default: a temp dir)")
+    parser.add_argument("--json", type=Path, help="also write the raw measurements as JSON")
+    parser.add_argument("--from-json", type=Path, action="append", metavar="FILE",
+                        help="print measurements written by --json instead of building "
+                             "(repeatable; a later file's rows replace an earlier one's)")
+    parser.add_argument("--write", action="store_true",
+                        help="write the table to benchmarks/results/qor.txt")
+    args = parser.parse_args(argv)
+
+    routes = [key for key in HAND_CORES if not args.only or key[1] in args.only]
+    boards = args.board or list(CLOCKS)
+    console = Console(record=True, width=160)
+    if args.from_json:
+        saved = {}
+        for path in args.from_json:
+            saved.update({(r["route"], r["board"]): r for r in json.loads(path.read_text())})
+        rows = [saved[(path, board)] for _, path in routes for board in boards
+                if (path, board) in saved]
+    else:
+        with tempfile.TemporaryDirectory(prefix="fpgac-qor-") as tmp:
+            workdir = args.workdir or Path(tmp)
+            rows = measure(routes, boards, workdir, console)
+    console.print(table(rows))
+    console.print(NOTE)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    if args.write:
+        text = Console(record=True, width=160, file=io.StringIO())
+        text.print(table(rows))
+        text.print(NOTE)
+        (ROOT / "benchmarks" / "results" / "qor.txt").write_text(text.export_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
