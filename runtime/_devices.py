@@ -14,6 +14,7 @@ always present and is also every other device's fallback.
 from __future__ import annotations
 
 import abc
+import importlib
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -121,6 +122,10 @@ class _Entry:
 _PREFIX = re.compile(r"[a-z][a-z0-9_-]*")
 _lock = threading.Lock()
 _registry: dict[str, _Entry] = {}
+#: Devices that come with the runtime, each in a module of its own that is imported only when
+#: the device is first opened (it needs optional packages): prefix -> (module, factory name).
+#: A registered prefix of the same name takes precedence.
+_BUILTIN = {"serial": ("._serial", "open_serial"), "virtual": ("._virtual", "_open_virtual")}
 
 
 def register_device(prefix: str, factory: DeviceFactory, *, auto: bool = False,
@@ -170,6 +175,9 @@ def open_device(spec: str, bundle: BundleData) -> Device:
         return SoftwareDevice()
     with _lock:
         entry = _registry.get(prefix)
+    if entry is None and prefix in _BUILTIN:
+        module, factory = _BUILTIN[prefix]
+        entry = _Entry(getattr(importlib.import_module(module, __package__), factory), False, 0)
     if entry is None:
         known = ", ".join(repr(name) for name in registered_devices())
         raise DeviceError(f"unknown device {spec!r}; the devices known here: {known}")

@@ -605,7 +605,10 @@ class LinkTop(wiring.Component):
                          Value.cast(port_i.payload).eq(payload)]
             with m.If(port_i.valid & port_i.ready):
                 m.d.sync += [selected[k].eq(0), pushed.eq(0)]
-            wiring.connect(m, port_o, getattr(sender, f"s{k}"))
+            # The sender takes whole bytes; the response's padding bits are zero.
+            response = getattr(sender, f"s{k}")
+            m.d.comb += [response.valid.eq(port_o.valid), port_o.ready.eq(response.ready),
+                         response.payload.eq(Value.cast(port_o.payload))]
 
         m.d.comb += [sender.status.valid.eq(selected[n]), sender.status.payload.eq(tag)]
         with m.If(sender.status.ready):

@@ -153,7 +153,7 @@ def status_of(frames: list) -> list[Status]:
 
 # --- requests and responses -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["imaging", "saturating"])
+@pytest.mark.parametrize("name", ["imaging", "saturating", "bitpack"])
 def test_requests_are_answered_like_the_software_model(name):
     the_app = app(name)
     rng = random.Random(name)
