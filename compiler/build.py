@@ -358,34 +358,40 @@ def build_bundle(source: str | os.PathLike, board_name: str = "icebreaker", *,
     bundle = prepare_bundle(Path(source), board, clock_mhz, Path(out) if out else None, step)
     manifest = read_manifest(bundle)
     pll = board.pll(manifest["clock_mhz"])
+    from .backend.board.platforms import BoardTop
+
+    step("elaborating the board top level")
+    link, hdl_source = _link_top(bundle, manifest, board, pll, window)
+    plan = board.platform().prepare(
+        BoardTop(board, pll, link), name="top",
+        synth_opts="-dsp" if board.target == "ice40" else "",
+        nextpnr_opts="--report top.report.json --timing-allow-fail")
+    # The key covers every file the tools read (the design as RTLIL, constraints, scripts)
+    # and the tools themselves, so any change to the cores or the board logic rebuilds.
     key_data = {"format": _BUILD_FORMAT, "design": manifest["files"]["ir.json"],
                 "board": board.name, "clock_mhz": manifest["clock_mhz"], "baud": board.baud,
-                "window": window, "versions": _versions(toolchain),
-                "allow_timing_failure": allow_timing_failure}
-    key = hashlib.sha256(json.dumps(key_data, sort_keys=True).encode()).hexdigest()
+                "window": window, "versions": _versions(toolchain)}
+    digest = hashlib.sha256(json.dumps(key_data, sort_keys=True).encode())
+    for name in sorted(plan.files):
+        content = plan.files[name]
+        digest.update(name.encode() + b"\0")
+        digest.update(content.encode() if isinstance(content, str) else bytes(content))
+    key = digest.hexdigest()
     board_dir = bundle / "board"
     report = json.loads((bundle / "report.json").read_text())
     previous = board_dir / "build.json"
     if not force and previous.exists() and json.loads(previous.read_text()).get("key") == key \
-            and report.get("build", {}).get("key") == key:
+            and report.get("build", {}).get("key") == key and (
+                report["timing_met"] or allow_timing_failure):
         report["build"]["reused"] = True
         return BuildResult(bundle, board.name, report["build"], reused=True)
 
     work = cache_dir() / key
-    step("elaborating the board top level")
-    link, hdl_source = _link_top(bundle, manifest, board, pll, window)
-    from .backend.board.platforms import BoardTop
-
     reused = (work / "top.report.json").exists() and (work / "top.rpt").exists() and \
         (work / _bitstream_name(board)).exists() and not force
     if not reused:
         if work.exists():
             shutil.rmtree(work)
-        platform = board.platform()
-        plan = platform.prepare(
-            BoardTop(board, pll, link), name="top",
-            synth_opts="-dsp" if board.target == "ice40" else "",
-            nextpnr_opts="--report top.report.json --timing-allow-fail")
         plan.extract(str(work))
         _run_flow(work, toolchain, step)
     nextpnr = json.loads((work / "top.report.json").read_text())

@@ -417,15 +417,20 @@ class FrameSender(wiring.Component):
             with m.If(out_in_crc):
                 m.d.sync += crc.eq(crc16_step(crc, out_data))
 
-        # The fixed bytes of a status body, by the number of bytes left. Both are
-        # registers, so they follow `left` a cycle late; bytes are loaded at least two
-        # cycles apart, and the first three bytes after CAPTURE (the header) use neither.
-        fixed_byte = Signal(8)
+        # The fixed bytes of a status body, by the number of bytes left, from a ROM (a
+        # block RAM on iCE40: a case statement over 48 bytes was the slowest path of the
+        # link there). Both are registers, so they follow `left` a cycle late; bytes are
+        # loaded at least two cycles apart, and the first three bytes after CAPTURE (the
+        # header) use neither.
+        rom = [0] * (1 << (STATUS_BODY_BYTES).bit_length())
+        for position, value in enumerate(self.status_fixed):
+            rom[STATUS_BODY_BYTES - position] = value
+        m.submodules.fixed = fixed = Memory(shape=8, depth=len(rom), init=rom,
+                                            attrs=_ram_attrs(platform))
+        fixed_port = fixed.read_port(domain="sync")
+        m.d.comb += fixed_port.addr.eq(left)
+        fixed_byte = fixed_port.data
         in_fixed = Signal()
-        with m.Switch(left):
-            for position, value in enumerate(self.status_fixed):
-                with m.Case(STATUS_BODY_BYTES - position):
-                    m.d.sync += fixed_byte.eq(value)
         m.d.sync += in_fixed.eq(is_status & (left <= STATUS_BODY_BYTES) & (left > counters))
 
         # The valids, a cycle late, so the arbiter's decision starts at flip-flops. A late
