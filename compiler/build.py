@@ -255,6 +255,11 @@ def _source_lines(hdl_source: str) -> dict[tuple[str, str], str]:
     return spans
 
 
+def _signal_of(cell: str) -> str:
+    """Return the design signal a placed cell's name starts from (``link.uart_tx.timer``)."""
+    return re.split(r"_(?:SB_|TRELLIS_|LUT4|DP16KD|MULT18|CCU2C|\$)", cell, maxsplit=1)[0]
+
+
 def _critical_path(nextpnr: dict, hdl_source: str) -> dict[str, Any]:
     """Return the worst path's end points and the handler lines its nets come from."""
     paths = nextpnr.get("critical_paths") or []
@@ -275,8 +280,8 @@ def _critical_path(nextpnr: dict, hdl_source: str) -> dict[str, Any]:
                 if span and span not in lines:
                     lines.append(span)
     return {
-        "from": segments[0]["from"]["cell"] if segments else None,
-        "to": segments[-1]["to"]["cell"] if segments else None,
+        "from": _signal_of(segments[0]["from"]["cell"]) if segments else None,
+        "to": _signal_of(segments[-1]["to"]["cell"]) if segments else None,
         "delay_ns": round(sum(seg.get("delay", 0) for seg in segments), 3),
         "nets": nets[:20],
         "source_lines": lines,
@@ -380,8 +385,9 @@ def build_bundle(source: str | os.PathLike, board_name: str = "icebreaker", *,
     board_dir = bundle / "board"
     report = json.loads((bundle / "report.json").read_text())
     previous = board_dir / "build.json"
-    if not force and previous.exists() and json.loads(previous.read_text()).get("key") == key \
-            and report.get("build", {}).get("key") == key and (
+    done = json.loads(previous.read_text()) if previous.exists() else {}
+    if not force and done.get("key") == key and done.get("bitstream") and \
+            report.get("build", {}).get("key") == key and (
                 report["timing_met"] or allow_timing_failure):
         report["build"]["reused"] = True
         return BuildResult(bundle, board.name, report["build"], reused=True)
@@ -432,7 +438,8 @@ def build_bundle(source: str | os.PathLike, board_name: str = "icebreaker", *,
     if keep_bitstream:
         shutil.copyfile(work / _bitstream_name(board),
                         board_dir / f"{board.name}{Path(_bitstream_name(board)).suffix}")
-    _write_virtual(bundle, link)
+    # A fresh link top level: the one above went into the bitstream's design.
+    _write_virtual(bundle, _link_top(bundle, manifest, board, pll, window)[0])
     (board_dir / "build.json").write_text(json.dumps(
         {"key": key, "board": board.name, "bitstream": keep_bitstream, **key_data},
         indent=1) + "\n")
@@ -452,12 +459,9 @@ def _bitstream_name(board) -> str:
 
 
 def _write_virtual(bundle: Path, link) -> None:
-    """Write the virtual board (the link top level as CXXRTL C++) into the bundle."""
-    try:
-        from .backend.board.virtual import write_virtual_board
-    except ImportError:  # the virtual board is optional in a build
-        return
-    target = bundle / "virtual"
-    if target.exists():
-        shutil.rmtree(target)
-    write_virtual_board(link, target)
+    """Write the virtual board (the link top level as CXXRTL C++) into ``bundle/virtual``."""
+    from .backend.board.virtual import write_virtual_board
+
+    if (bundle / "virtual").exists():
+        shutil.rmtree(bundle / "virtual")
+    write_virtual_board(link, bundle)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
+from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
 __all__ = ["Board", "BOARDS", "board", "Ice40Pll", "Ecp5Pll", "ice40_pll", "ecp5_pll",
@@ -209,7 +210,8 @@ class BoardTop(Elaboratable):
                 o_LOCK=locked,
             )
         else:
-            oscillator = platform.request(self.board.clock_resource, dir="i")
+            m.submodules.oscillator = oscillator = io.Buffer(
+                "i", platform.request(self.board.clock_resource, dir="-"))
             m.submodules.pll = Instance(
                 "EHXPLLL",
                 p_PLLRST_ENA="DISABLED", p_INTFB_WAKE="DISABLED", p_STDBY_ENABLE="DISABLED",
@@ -231,7 +233,9 @@ class BoardTop(Elaboratable):
         platform.add_clock_constraint(sync.clk, pll.out_hz)
         m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
 
-        uart = platform.request("uart", 0)
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
         m.submodules.link = link = self.link
-        m.d.comb += [link.rx.eq(uart.rx.i), uart.tx.o.eq(link.tx)]
+        m.d.comb += [link.rx.eq(rx.i), tx.o.eq(link.tx)]
         return m

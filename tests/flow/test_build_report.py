@@ -4,7 +4,14 @@ from pathlib import Path
 
 from fpgac import backend
 from fpgac.backend.board.platforms import BOARDS
-from fpgac.build import _critical_path, _figures, _source_lines, _yosys_cells, build_report_text
+from fpgac.build import (
+    _critical_path,
+    _figures,
+    _signal_of,
+    _source_lines,
+    _yosys_cells,
+    build_report_text,
+)
 from fpgac.driver import compile_file, optimize
 from fpgac.scheduling import DelayModel, schedule
 
@@ -70,6 +77,7 @@ def test_critical_path_names_the_handler_lines_it_runs_through():
     path = _critical_path(report, source)
     assert path["source_lines"] == [span]
     assert path["delay_ns"] == 3.0 and path["to"] == "link.sender.y_LC"
+    assert _signal_of("link.uart_tx.timer_SB_DFFESR_Q_D_SB_LUT4_O_LC") == "link.uart_tx.timer"
 
 
 def test_build_report_text_is_a_table_of_the_figures():

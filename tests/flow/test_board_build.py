@@ -1,0 +1,101 @@
+"""Board builds with the pip-installed tools: bitstream, routed timing, reports, reuse, failure.
+
+An iCEBreaker build of one example runs in every test run; builds of every
+example for both boards are in the slow set.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fpgac.build import TimingError, build_bundle
+from fpgac.cli import main
+from fpgac.runtime import load, read_manifest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+ALL_EXAMPLES = sorted(p.stem for p in EXAMPLES.glob("*.py"))
+
+
+def check_built(bundle: Path, board: str, clock_mhz: float) -> dict:
+    """Check a finished build's report and files; return the report."""
+    report = json.loads((bundle / "report.json").read_text())
+    build = report["build"]
+    assert report["timing_met"] is True
+    assert set(report["fmax_mhz"]) == set(build["clocks"]) and report["fmax_mhz"]
+    for clock in build["clocks"].values():
+        assert clock["achieved_mhz"] >= clock["constraint_mhz"] >= clock_mhz * 0.999
+    resources = build["resources"]
+    assert 0 < resources["logic_cells"]["used"] <= resources["logic_cells"]["available"]
+    assert resources["luts"] > 0 and resources["ffs"] > 0
+    assert build["board"] == board and build["pll_mhz"] == pytest.approx(clock_mhz)
+    suffix = ".bin" if board == "icebreaker" else ".bit"
+    bitstream = bundle / "board" / f"{board}{suffix}"
+    assert bitstream.stat().st_size > 1000
+    manifest = read_manifest(bundle)  # every file, the bitstream included, hash-checked
+    assert f"board/{board}{suffix}" in manifest["files"]
+    assert "virtual/board.cc" in manifest["files"]
+    return report
+
+
+def test_icebreaker_build_of_an_example(tmp_path):
+    out = tmp_path / "lookup"
+    result = build_bundle(EXAMPLES / "lookup.py", "icebreaker", out=out)
+    assert not result.reused
+    report = check_built(out, "icebreaker", 48.0)
+    assert report["build"]["resources"]["brams"]["used"] >= 1  # the tables and the link queues
+    # The bundle still loads and runs on the software model.
+    assert load(out).gamma(7) == load(out).model.route("/gamma").handle({"v": 7})
+    # Unchanged: the build is reused, not run again.
+    again = build_bundle(out, "icebreaker")
+    assert again.reused and again.build["key"] == report["build"]["key"]
+    shown = CliRunner().invoke(main, ["report", str(out)])
+    assert shown.exit_code == 0, shown.output
+    assert "timing met" in shown.output and "logic cells" in shown.output
+    assert "/gamma" in shown.output
+
+
+TINY = '''
+from fpgac import App, u8
+
+app = App("tiny")
+
+
+@app.post("/inc")
+def inc(x: u8) -> u8:
+    return x + 1
+'''
+
+
+def test_a_missed_clock_fails_with_a_message_and_no_bitstream(tmp_path):
+    source = tmp_path / "tiny.py"
+    source.write_text(TINY)
+    out = tmp_path / "tiny"
+    # The core can be pipelined for 90 MHz, but the link's logic cannot run that fast on
+    # an iCE40.
+    result = CliRunner().invoke(main, ["build", str(source), "--clock-mhz", "90",
+                                       "-o", str(out)])
+    assert result.exit_code == 1
+    assert "routed timing missed the clock on icebreaker" in result.output
+    assert "--allow-timing-failure" in result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["timing_met"] is False and report["fmax_mhz"]["clk"] < 90
+    assert not (out / "board" / "icebreaker.bin").exists()
+    read_manifest(out)  # the bundle stays whole
+    # Waived: the same routed result (from the cache), this time with its bitstream.
+    waived = build_bundle(out, "icebreaker", clock_mhz=90, allow_timing_failure=True)
+    assert waived.build["reused"] and (out / "board" / "icebreaker.bin").exists()
+    with pytest.raises(TimingError, match=r"MHz achieved, 90\.\d MHz asked"):
+        build_bundle(out, "icebreaker", clock_mhz=90)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board,clock", [("icebreaker", 48.0), ("ulx3s-85f", 150.0)])
+@pytest.mark.parametrize("name", ALL_EXAMPLES)
+def test_every_example_builds_and_meets_its_clock(tmp_path, name, board, clock):
+    out = tmp_path / name
+    build_bundle(EXAMPLES / f"{name}.py", board, out=out)
+    check_built(out, board, clock)
