@@ -425,8 +425,7 @@ class FrameSender(wiring.Component):
         rom = [0] * (1 << (STATUS_BODY_BYTES).bit_length())
         for position, value in enumerate(self.status_fixed):
             rom[STATUS_BODY_BYTES - position] = value
-        m.submodules.fixed = fixed = Memory(shape=8, depth=len(rom), init=rom,
-                                            attrs=_ram_attrs(platform))
+        m.submodules.fixed = fixed = Memory(shape=8, depth=len(rom), init=rom)
         fixed_port = fixed.read_port(domain="sync")
         m.d.comb += fixed_port.addr.eq(left)
         fixed_byte = fixed_port.data
