@@ -153,12 +153,12 @@ def _link_top(bundle: Path, manifest: dict, board, pll, window: int):
     from . import backend
     from .backend.board.link import LinkTop
     from .ir import program_from_json
-    from .scheduling import DelayModel, schedule
+    from .scheduling import DelayModel, schedule_app
 
     program = program_from_json(json.loads((bundle / "ir.json").read_text()))
     model = DelayModel.load(board.target)
-    scheds = {r.path: schedule(r.graph, model=model, clock_mhz=manifest["clock_mhz"])
-              for r in program.routes}
+    scheds = schedule_app({r.path: r.graph for r in program.routes}, model=model,
+                          clock_mhz=manifest["clock_mhz"])
     latencies = {r["path"]: r["latency"] for r in manifest["routes"]}
     for path, sched in scheds.items():
         if sched.n_stages != latencies.get(path):
@@ -345,13 +345,15 @@ def _timing_message(report: dict) -> str:
 def build_bundle(source: str | os.PathLike, board_name: str = "icebreaker", *,
                  clock_mhz: float | None = None, out: str | os.PathLike | None = None,
                  toolchain: str = "yowasp", allow_timing_failure: bool = False,
-                 window: int = WINDOW, force: bool = False,
+                 window: int = WINDOW, force: bool = False, virtual_only: bool = False,
                  step: Callable[[str], None] = lambda _: None) -> BuildResult:
     """Build the bitstream of ``source`` (a handler module or a bundle) for a board.
 
     Raise :class:`TimingError` when routed timing misses the clock (the bundle's
     report records the miss; no bitstream is written) unless
-    ``allow_timing_failure``; :class:`BuildError` when a tool fails.
+    ``allow_timing_failure``; :class:`BuildError` when a tool fails. With
+    ``virtual_only`` only the virtual board is written: no synthesis, no
+    bitstream, in seconds.
     """
     from .backend.board.platforms import board as find_board
     from .runtime import finish_bundle, read_manifest
@@ -364,6 +366,12 @@ def build_bundle(source: str | os.PathLike, board_name: str = "icebreaker", *,
     manifest = read_manifest(bundle)
     pll = board.pll(manifest["clock_mhz"])
     from .backend.board.platforms import BoardTop
+
+    if virtual_only:
+        step("writing the virtual board")
+        _write_virtual(bundle, _link_top(bundle, manifest, board, pll, window)[0])
+        finish_bundle(bundle, _meta(manifest))
+        return BuildResult(bundle, board.name, {}, reused=False)
 
     step("elaborating the board top level")
     link, hdl_source = _link_top(bundle, manifest, board, pll, window)
@@ -447,11 +455,15 @@ def build_bundle(source: str | os.PathLike, board_name: str = "icebreaker", *,
 
     (bundle / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     (bundle / "report.txt").write_text(format_report(report) + "\n" + build_report_text(report))
-    finish_bundle(bundle, {k: manifest[k] for k in ("app", "target", "clock_mhz", "routes",
-                                                    "records")})
+    finish_bundle(bundle, _meta(manifest))
     if not timing_met and not allow_timing_failure:
         raise TimingError(_timing_message(report))
     return BuildResult(bundle, board.name, build, reused=False)
+
+
+def _meta(manifest: dict) -> dict:
+    """Return what :func:`finish_bundle` needs to write ``manifest`` again with new files."""
+    return {k: manifest[k] for k in ("app", "target", "clock_mhz", "routes", "records")}
 
 
 def _bitstream_name(board) -> str:

@@ -196,9 +196,12 @@ def compile_(file: Path, out: Path | None, target: str, clock_mhz: float | None,
 @click.option("--allow-timing-failure", is_flag=True,
               help="Keep the bitstream even when routed timing misses the clock.")
 @click.option("--force", is_flag=True, help="Rebuild even when an unchanged build exists.")
+@click.option("--virtual-only", is_flag=True,
+              help="Write only the virtual board (for --device virtual): no synthesis, no "
+                   "bitstream.")
 @_user_errors
 def build(file: Path, board: str, clock_mhz: float | None, out: Path | None, toolchain: str,
-          allow_timing_failure: bool, force: bool):
+          allow_timing_failure: bool, force: bool, virtual_only: bool):
     """Build a bitstream of FILE (handlers) or DIR (a bundle) for a board, with the host link.
 
     Compiles for the board's FPGA and clock, wraps the cores in the board's top level
@@ -212,12 +215,16 @@ def build(file: Path, board: str, clock_mhz: float | None, out: Path | None, too
         with progress:
             result = build_bundle(file, board, clock_mhz=clock_mhz, out=out,
                                   toolchain=toolchain, allow_timing_failure=allow_timing_failure,
-                                  force=force, step=step)
+                                  force=force, virtual_only=virtual_only, step=step)
     except BuildError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
     except ValueError as e:
         raise click.UsageError(str(e)) from None
+    if virtual_only:
+        click.echo(f"virtual board written to {result.bundle / 'virtual'}: run it with "
+                   f"--device virtual")
+        return
     import json
 
     report = json.loads((result.bundle / "report.json").read_text())
@@ -225,6 +232,45 @@ def build(file: Path, board: str, clock_mhz: float | None, out: Path | None, too
     if result.reused:
         click.echo("unchanged since the last build: reused it")
     click.echo(f"bitstream and reports written to {result.bundle}")
+
+
+@main.command()
+@click.argument("bundle", metavar="DIR", type=click.Path(exists=True, file_okay=False,
+                                                          path_type=Path))
+@click.option("--device", required=True, metavar="D",
+              help="The board: serial:PORT[@BAUD], or virtual for the simulated board.")
+@_user_errors
+def status(bundle: Path, device: str):
+    """Ask a board over its host link what it carries and what it has counted.
+
+    Exits 1 when the board does not answer or carries another design than DIR's.
+    """
+    from rich.table import Table
+
+    with _device_app(bundle, device) as app:
+        if app is None:
+            raise click.UsageError("the software model has no status: give --device "
+                                   "serial:PORT or --device virtual")
+        health = app.device.health()
+        design = app.manifest["files"]["ir.json"]
+    table = Table(title=f"{device} for bundle `{app.app}`", title_justify="left",
+                  show_header=False)
+    table.add_column("")
+    table.add_column("", justify="right")
+    table.add_row("answers, carrying this bundle's design", "yes" if health["ok"] else "NO")
+    table.add_row("design (SHA-256 of ir.json)", design[:16] + "…")
+    if "clock_khz" in health:
+        table.add_row("core clock", f"{health['clock_khz'] / 1000:g} MHz")
+        table.add_row("line rate", f"{health['baud']:,} baud")
+        table.add_row("window (requests outstanding)", f"{health['window']}")
+        table.add_row("frames received / dropped / sent",
+                      f"{health['rx_frames']:,} / {health['rx_dropped']:,} / "
+                      f"{health['tx_frames']:,}")
+    if "error" in health:
+        table.add_row("error", str(health["error"]))
+    _console().print(table)
+    if not health["ok"]:
+        sys.exit(1)
 
 
 @main.command()
