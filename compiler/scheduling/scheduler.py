@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import Counter
 
 import networkx as nx
 
@@ -38,15 +39,46 @@ from ..ir.graph import Graph
 from ..ir.ranges import value_ranges
 from ..ir.span import Span
 from .delay_model import DelayModel
-from .dsp import fuse_constant_products
+from .dsp import dsp_products, fuse_constant_products, limit_dsp_products, lut_cost
 from .schedule import EPSILON_NS, Schedule
 from .split import split_slow_ops
 
-__all__ = ["schedule", "asap_stages", "timing_constraints"]
+__all__ = ["schedule", "schedule_app", "asap_stages", "mapped_asap_stages", "registered_dsp_pairs",
+           "timing_constraints"]
+
+
+def schedule_app(graphs: dict[str, Graph], *, model: DelayModel,
+                 clock_mhz: float | None = None, stages: int | None = None,
+                 dsp_budget: int | None = None) -> dict[str, Schedule]:
+    """Schedule every route of an app (path -> graph), sharing the device's DSP blocks.
+
+    The routes together use at most ``dsp_budget`` blocks (default: the device's count
+    in the model). When their products need more, the products that would cost the
+    most in LUTs keep blocks, across all routes, and the others become LUT logic
+    (:func:`.dsp.limit_dsp_products`). Otherwise each route is scheduled as by
+    :func:`schedule`.
+    """
+    scheds = {path: schedule(g, model=model, clock_mhz=clock_mhz, stages=stages)
+              for path, g in graphs.items()}
+    if dsp_budget is None:
+        dsp_budget = model.dsp.count if model.dsp is not None else None
+    if dsp_budget is None:
+        return scheds
+    products = sorted((-lut_cost(n, s.graph), path, n.id)
+                      for path, s in scheds.items() for n in dsp_products(s.graph, model))
+    if len(products) <= dsp_budget:
+        return scheds
+    kept = Counter(path for _, path, _ in products[:max(dsp_budget, 0)])
+    demand = Counter(path for _, path, _ in products)
+    for path in scheds:
+        if kept[path] < demand[path]:
+            scheds[path] = schedule(graphs[path], model=model, clock_mhz=clock_mhz,
+                                    stages=stages, dsp_budget=kept[path])
+    return scheds
 
 
 def schedule(graph: Graph, *, model: DelayModel, clock_mhz: float | None = None,
-             stages: int | None = None) -> Schedule:
+             stages: int | None = None, dsp_budget: int | None = None) -> Schedule:
     """Schedule ``graph`` into pipeline stages.
 
     With ``clock_mhz``: the fewest stages whose estimated delays fit the clock period,
@@ -56,13 +88,16 @@ def schedule(graph: Graph, *, model: DelayModel, clock_mhz: float | None = None,
     fast as N stages allow, then the fewest register bits. With neither: the model's
     default clock. With a clock, on a target with DSP blocks, constant products that
     strength reduction turned into shifts and additions first become one
-    multiplication again (:mod:`.dsp`). ``Schedule.graph`` is the graph the stages
-    refer to: ``graph`` itself, or a rewritten copy when an operation was split or a
-    product folded.
+    multiplication again (:mod:`.dsp`). With ``dsp_budget``, at most that many products
+    use DSP blocks; the others become shifts and additions. ``Schedule.graph`` is the
+    graph the stages refer to: ``graph`` itself, or a rewritten copy when an operation
+    was split or a product folded or moved to LUTs.
     """
     if clock_mhz is not None and stages is not None:
         raise ValueError("give `clock_mhz` or `stages`, not both")
     if stages is not None:
+        if dsp_budget is not None:
+            graph = limit_dsp_products(graph, model, dsp_budget)
         return _schedule_stages(graph, model, stages)
     if clock_mhz is None:
         clock_mhz = model.default_clock_mhz
@@ -73,10 +108,19 @@ def schedule(graph: Graph, *, model: DelayModel, clock_mhz: float | None = None,
         raise _overhead_error(graph, model, clock_mhz)
     graph = fuse_constant_products(graph, model)
     graph = split_slow_ops(graph, model, budget, clock_mhz=clock_mhz)
-    delays = {node.id: model.delay(node, graph) for node in graph}
-    asap, _ = asap_stages(graph, delays, budget)
-    n = max(asap.values(), default=0) + 1
-    stage = _min_register_schedule(graph, delays, budget, n)
+    if dsp_budget is not None:
+        limited = limit_dsp_products(graph, model, dsp_budget)
+        if limited is not graph:  # the new additions may need splitting in turn
+            graph = split_slow_ops(limited, model, budget, clock_mhz=clock_mhz)
+    if model.lut_mapping is None:
+        delays = {node.id: model.delay(node, graph) for node in graph}
+        asap, _ = asap_stages(graph, delays, budget)
+        n = max(asap.values(), default=0) + 1
+        stage = _min_register_schedule(graph, delays, budget, n)
+    else:
+        asap, delays = mapped_asap_stages(graph, model, budget)
+        n = max(asap.values(), default=0) + 1
+        stage = _mapped_min_register_schedule(graph, model, delays, budget, n, asap)
     result = Schedule(graph, stage, n, clock_mhz=clock_mhz, target=model.target)
     result.verify()
     result.verify_timing(None, 1000.0 / clock_mhz, model)
@@ -105,6 +149,47 @@ def asap_stages(graph: Graph, delays: dict[int, float],
     return stage, finish
 
 
+def mapped_asap_stages(graph: Graph, model: DelayModel,
+                       budget: float) -> tuple[dict[int, int], dict[int, float]]:
+    """Place every node as early as possible, bitwise cones timed by their LUT depth.
+
+    Return each node's stage and its delay in that placement: how much later than its
+    latest operand in the same stage it arrives. Summed along paths, these delays give
+    the placement's arrival times again, which is what the register minimization needs.
+    """
+    timer = model.timer(graph)
+    apart = set(registered_dsp_pairs(graph, model))
+    stage: dict[int, int] = {}
+    delays: dict[int, float] = {}
+    for node in graph:
+        ops = [o for o in node.operands if graph[o].op != "const"]
+        s = max((stage[o] + ((o, node.id) in apart) for o in ops), default=0)
+        t = timer.place(node.id, s)
+        if t > budget + EPSILON_NS and any(stage[o] == s for o in ops):
+            s += 1
+            t = timer.place(node.id, s)
+        stage[node.id] = s
+        start = max((timer.arrival[o] for o in ops if stage[o] == s), default=0.0)
+        delays[node.id] = max(0.0, t - start)
+    return stage, delays
+
+
+def registered_dsp_pairs(graph: Graph, model: DelayModel) -> list[tuple[int, int]]:
+    """Return the pairs ``(u, v)`` a DSP block's own registers put in different stages.
+
+    A product in a block with registers (ECP5's MULT18X18D, as the backend writes it)
+    takes its operands from the previous stage's registers and gives its product to
+    the next stage's: it is alone in its stage, its operands' logic before it and its
+    users after it. (An output reads the product's register anyway.)
+    """
+    pairs = []
+    for node in graph:
+        if model.registered_dsp(node, graph):
+            pairs += [(o, node.id) for o in node.operands if graph[o].op != "const"]
+            pairs += [(node.id, u) for u in graph.users(node.id) if graph[u].op != "output"]
+    return pairs
+
+
 def _fits(graph: Graph, delays: dict[int, float], budget: float, n: int) -> bool:
     if any(d > budget + EPSILON_NS for d in delays.values()):
         return False
@@ -117,7 +202,10 @@ def _schedule_stages(graph: Graph, model: DelayModel, n: int) -> Schedule:
         raise ValueError(f"the number of stages must be a whole number >= 0, not {n!r}")
     if n == 0:
         return Schedule(graph, {node.id: 0 for node in graph}, 0, target=model.target)
-    delays = {node.id: model.delay(node, graph) for node in graph}
+    if model.lut_mapping is None:
+        delays = {node.id: model.delay(node, graph) for node in graph}
+    else:  # each node's share of the LUT depth when the whole graph is one stage
+        _, delays = mapped_asap_stages(graph, model, math.inf)
     # The smallest budget that n stages can meet is the delay of some path; search for it
     # by bisection, then read the exact value off the schedule it gives.
     _, finish = asap_stages(graph, delays, math.inf)
@@ -187,20 +275,80 @@ def _windows(graph: Graph, pairs: list[tuple[int, int]], n: int):
         latest[v] = 0 if graph[v].op == "param" else min(
             [latest[u] for u in graph.users(v)] + [latest[w] - 1 for w in after.get(v, ())],
             default=n - 1)
-        assert earliest[v] <= latest[v], f"v{v} has no stage in 0..{n - 1}"
+        if earliest[v] > latest[v]:
+            raise _Infeasible(f"v{v} has no stage in 0..{n - 1}")
     return earliest, latest
 
 
+class _Infeasible(Exception):
+    """The constraints leave some node no stage."""
+
+
+def _mapped_min_register_schedule(graph: Graph, model: DelayModel, delays: dict[int, float],
+                                  budget: float, n: int, asap: dict[int, int]) -> dict[int, int]:
+    """Return the fewest-register stages under bit-level timing, checked and repaired.
+
+    The register minimization sees each node's delay in the as-soon-as-possible
+    placement. Moving a node across a boundary changes the LUT depths around it, so
+    the result is timed again bit by bit; each stage that is too slow adds the
+    constraint that its critical path's first and last nodes be in different stages,
+    and the minimization runs again. If that does not converge, the as-soon-as-possible
+    placement (which meets the budget by construction) is the schedule.
+    """
+    extra = registered_dsp_pairs(graph, model)
+    for _ in range(_REPAIR_ROUNDS):
+        try:
+            stage = _min_register_schedule(graph, delays, budget, n, extra)
+        except (_Infeasible, nx.NetworkXUnfeasible):
+            break
+        timer = model.timer(graph)
+        late: dict[int, int] = {}  # stage -> its first node that arrives too late
+        for node in graph:
+            if timer.place(node.id, stage[node.id]) > budget + EPSILON_NS:
+                late.setdefault(stage[node.id], node.id)
+        if not late:
+            return stage
+        for s, v in late.items():
+            u = v
+            while True:
+                prev = [o for o in graph[u].operands
+                        if graph[o].op != "const" and stage[o] == s]
+                if not prev:
+                    break
+                u = max(prev, key=timer.arrival.get)
+            if u == v:  # one node alone is too slow here: no constraint can help
+                break
+            extra.append((u, v))
+        else:
+            continue
+        break
+    stage = dict(asap)
+    last = n - 1
+    for node in graph:
+        if node.op == "output":
+            stage[node.id] = last
+        elif node.op == "const":
+            stage[node.id] = min((stage[u] for u in graph.users(node.id)), default=0)
+    return stage
+
+
+#: How many times the bit-level check may send the register minimization back.
+_REPAIR_ROUNDS = 6
+
+
 def _min_register_schedule(graph: Graph, delays: dict[int, float], budget: float,
-                           n: int) -> dict[int, int]:
-    """Return the stages of the schedule with ``n`` stages and the fewest register bits."""
+                           n: int, extra: list[tuple[int, int]] = ()) -> dict[int, int]:
+    """Return the stages of the schedule with ``n`` stages and the fewest register bits.
+
+    ``extra`` holds more pairs ``(u, v)`` that must be in different stages.
+    """
     if n <= 1:
         return {node.id: 0 for node in graph}
     ranges = value_ranges(graph)
     nodes = [node for node in graph if node.op != "const"]
     last = n - 1
     pairs = [(u, v) for u, v in timing_constraints(graph, delays, budget)
-             if graph[v].op != "const"]
+             if graph[v].op != "const"] + list(extra)
     earliest, latest = _windows(graph, pairs, n)
     # A node whose window is one stage wide is no variable: it is the zero variable plus
     # that stage, which keeps the flow problem small.

@@ -30,7 +30,7 @@ from ..ir.span import Span
 from ..ir.types import narrowest
 from .delay_model import DelayModel
 
-__all__ = ["split_slow_ops", "SPLITTABLE", "too_slow_error"]
+__all__ = ["split_slow_ops", "SPLITTABLE", "too_slow_error", "widen_types"]
 
 SPLITTABLE = frozenset({"add", "sub", "neg", "lt", "le", "gt", "ge", "eq", "ne",
                         "popcount", "clz", "ctz", "shl", "shr", "rotl", "rotr", "mul"})
@@ -68,7 +68,7 @@ def split_slow_ops(graph: Graph, model: DelayModel, budget_ns: float, *,
             break
     else:
         raise AssertionError("splitting did not converge")
-    _widen_types(result)
+    widen_types(result)
     return result
 
 
@@ -304,7 +304,7 @@ def _split_count(b: _Builder, node: Node) -> int:
                          b.add("clz", (hi,), width=width - half), whole))
 
 
-def _widen_types(g: Graph) -> None:
+def widen_types(g: Graph) -> None:
     """Widen the types that no longer hold their range.
 
     The pieces' ranges are intervals of intervals, so the joined result can have a

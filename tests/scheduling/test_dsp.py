@@ -109,3 +109,68 @@ def test_mul_q15_is_one_dsp_on_both_targets():
         sched = schedule(route.graph, model=model, clock_mhz=clock)
         products = [n for n in sched.graph if n.op == "mul"]
         assert len(products) == 1 and model.maps_to_dsp(products[0], sched.graph)
+
+
+# --- the device's count of blocks ----------------------------------------------------------
+
+BUDGET_SOURCE = '''
+from fpgac import App, i8, i16, u8, u16
+
+app = App("products")
+
+
+@app.post("/both")
+def both(a: u16, b: i16, c: u8) -> i16:
+    return (a * b) + (c * 201) + (c * 3)
+
+
+@app.post("/signed")
+def signed(a: i8, b: i8) -> i16:
+    return a * b
+'''
+
+
+def test_the_shipped_models_count_their_blocks():
+    assert ICE40.dsp.count == 8 and ECP5.dsp.count == 156
+
+
+def test_products_beyond_the_budget_become_shifts_and_additions():
+    from fpgac.driver import compile_source
+    from fpgac.scheduling import dsp_products, limit_dsp_products, lut_cost
+
+    program = optimize(compile_source(BUDGET_SOURCE, "products.py"))
+    for route in program.routes:
+        graph = fuse_constant_products(route.graph, ECP5)
+        products = dsp_products(graph, ECP5)
+        assert products
+        for budget in range(len(products) + 1):
+            limited = limit_dsp_products(graph, ECP5, budget)
+            verify(limited)
+            kept = dsp_products(limited, ECP5)
+            assert len(kept) == min(budget, len(products))
+            # The products that would cost the most in LUTs keep their blocks.
+            costs = sorted((lut_cost(n, graph) for n in products), reverse=True)
+            assert sorted((lut_cost(n, limited) for n in kept), reverse=True) == costs[:budget]
+            _same_values(route.graph, limited)
+        assert limit_dsp_products(graph, ECP5, len(products)) is graph
+
+
+def test_the_routes_of_an_app_share_the_blocks():
+    from fpgac.driver import compile_source
+    from fpgac.scheduling import dsp_products, lut_cost, schedule_app
+
+    program = optimize(compile_source(BUDGET_SOURCE, "products.py"))
+    graphs = {r.path: r.graph for r in program.routes}
+    unlimited = schedule_app(graphs, model=ICE40, clock_mhz=48, dsp_budget=100)
+    costs = sorted((lut_cost(n, s.graph) for s in unlimited.values()
+                    for n in dsp_products(s.graph, ICE40)), reverse=True)
+    assert len(costs) >= 3
+    for budget in range(len(costs) + 1):
+        scheds = schedule_app(graphs, model=ICE40, clock_mhz=48, dsp_budget=budget)
+        kept = [lut_cost(n, s.graph) for s in scheds.values()
+                for n in dsp_products(s.graph, ICE40)]
+        # The products worth the most in LUTs keep blocks, whichever route they are in.
+        assert sorted(kept, reverse=True) == costs[:budget]
+        for route in program.routes:
+            scheds[route.path].verify_timing(None, 1000.0 / 48, ICE40)
+            _same_values(route.graph, scheds[route.path].graph)

@@ -1,0 +1,295 @@
+"""The delay of bitwise logic as synthesis maps it: LUT levels by cuts, bit by bit.
+
+Synthesis (yosys's ``abc9``) does not build one LUT per bitwise operation: it maps
+whole cones of bitwise logic (``and or xor not``, shifts, rotations and slices by
+constants, ``concat``, ``mux``, ``select``, ``==`` and ``!=``) into k-input LUTs,
+choosing for every output bit a cut of at most k signals it depends on. A chain of
+XORs of 16 bits costs two LUT levels, not fifteen; a mux whose two choices are the
+same bit costs nothing. Charging each operation a LUT level would make a cone of
+shifts and XORs look many times slower than it routes, and so pipeline it many
+times deeper than needed.
+
+:class:`LutTimer` models this bit by bit. Every result bit of a bitwise node is a
+constant, another bit (a wire, possibly inverted: an inversion folds into the LUT
+reading it), or a gate of two or three earlier bits. Gates get *priority cuts*, as
+in abc's mapper: sets of at most ``k`` earlier signals that determine the gate,
+each with the latest arrival among its signals; a gate's arrival is its best cut's
+plus one LUT level. Only the few best cuts per gate are kept, so the estimate is a
+structural one, like the mapper's: a cone that is a balanced tree gets about
+``log_k`` of its support in levels, a long chain about its length over what one LUT
+can absorb.
+
+Every other operation (additions, comparisons in carry chains, products, dividers,
+ROMs, counts, shifts by a variable amount) keeps its fitted delay from the model:
+it starts when its last operand bit arrives, and its result bits are new signals
+arriving when it finishes. Stage boundaries cut the cones: a value from an earlier
+stage is a register, whose bits are new signals that arrive at the register's
+clock-to-out (the model's ``first_level_ns - level_ns``, so that one LUT right
+after a register costs ``first_level_ns``, as measured).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+from ..ir.graph import Graph, Node
+from ..ir.ops import OPS
+
+__all__ = ["LutTimer", "BIT_LEVEL_OPS", "is_bit_level"]
+
+#: Ops whose result bits are LUT logic of their operand bits (with constant shift
+#: amounts where they take one).
+BIT_LEVEL_OPS = frozenset({
+    "and", "or", "xor", "not", "shl", "shr", "rotl", "rotr", "wrap", "concat", "reverse",
+    "mux", "select", "eq", "ne", "output",
+})
+
+_SHIFTS = frozenset({"shl", "shr", "rotl", "rotr"})
+#: The constant bits; other signals are ``2 * id + inverted``.
+ZERO, ONE = -2, -1
+#: How many cuts each gate keeps (abc keeps 8 priority cuts; a few are enough here).
+CUTS_KEPT = 6
+
+
+def is_bit_level(node: Node, graph: Graph) -> bool:
+    """Return whether the LUT mapping, not a fitted formula, gives ``node``'s delay."""
+    if node.op not in BIT_LEVEL_OPS:
+        return False
+    if node.op in _SHIFTS:
+        return graph[node.operands[1]].op == "const"
+    return True
+
+
+def _flip(signal: int) -> int:
+    """Return the inverse of ``signal``."""
+    if signal < 0:
+        return ONE if signal == ZERO else ZERO
+    return signal ^ 1
+
+
+class LutTimer:
+    """Arrival times of a graph's nodes, bitwise cones mapped into LUTs, stage by stage.
+
+    ``stage_of(node_id)`` gives the stage of each node already placed; nodes are
+    placed in topological order with :meth:`place`, which returns the node's arrival
+    (ns after its stage's clock edge; a wire of a register arrives at 0).
+    ``op_delay(node)`` gives the fitted delay of an operation that is not bit-level.
+    """
+
+    def __init__(self, graph: Graph, *, inputs: int, level_ns: float, first_level_ns: float,
+                 op_delay: Callable[[Node], float], chained_add_ns: float | None = None,
+                 register_delay: Callable[[Node], float] = lambda node: 0.0):
+        self.graph = graph
+        self.k = inputs
+        self.level_ns = level_ns
+        #: When a register's bits arrive: one LUT after them costs ``first_level_ns``.
+        self.register_ns = min(0.0, first_level_ns - level_ns)
+        self.op_delay = op_delay
+        self.chained_add_ns = chained_add_ns
+        self.register_delay = register_delay
+        #: Per signal id of a bit of an addition's result: the bit's position in it.
+        self._sum_bit: dict[int, int] = {}
+        self.stage: dict[int, int] = {}
+        #: Per placed node: its arrival (ns, never negative) and its bits in its stage.
+        self.arrival: dict[int, float] = {}
+        self._bits: dict[int, tuple[int, ...]] = {}
+        #: Per signal id: its arrival and its cuts (leaf ids, latest leaf arrival).
+        self._time: list[float] = []
+        self._cuts: list[list[tuple[frozenset[int], float]]] = []
+        self._registers: dict[tuple[int, int], tuple[int, ...]] = {}
+
+    # -- signals ----------------------------------------------------------------------------
+
+    def _new(self, time: float, cuts=()) -> int:
+        self._time.append(time)
+        self._cuts.append(list(cuts))
+        return 2 * (len(self._time) - 1)
+
+    def signal_time(self, signal: int) -> float:
+        """Return when ``signal`` arrives (constants: never later than anything)."""
+        return -math.inf if signal < 0 else self._time[signal >> 1]
+
+    def _finish(self, signal: int) -> float:
+        """Return when ``signal`` is ready: a gate's time, an operation's result's finish."""
+        if signal < 0:
+            return 0.0
+        i = signal >> 1
+        return self._time[i] if self._cuts[i] else self._time[i] - self.register_ns
+
+    def _gate(self, inputs: Sequence[int]) -> int:
+        """Return a gate of ``inputs`` (non-constant signals of distinct ids, two or more)."""
+        ids = sorted({s >> 1 for s in inputs})
+        if len(ids) == 1:  # an inversion or a copy, which folds into the reading LUT
+            return 2 * ids[0]
+        partial: list[tuple[frozenset[int], float]] = [(frozenset(), -math.inf)]
+        for i in ids:
+            own = [(frozenset((i,)), self._time[i])] + self._cuts[i]
+            merged: dict[frozenset[int], float] = {}
+            for leaves, t in partial:
+                for more, u in own:
+                    cut = leaves | more
+                    if len(cut) <= self.k:
+                        w = max(t, u)
+                        if merged.get(cut, math.inf) > w:
+                            merged[cut] = w
+            partial = sorted(merged.items(), key=lambda c: (c[1], len(c[0])))[:4 * CUTS_KEPT]
+        best = partial[:CUTS_KEPT]
+        return self._new(best[0][1] + self.level_ns, best)
+
+    def _and(self, a: int, b: int) -> int:
+        if a == ZERO or b == ZERO or a == _flip(b):
+            return ZERO
+        if a == ONE or a == b:
+            return b
+        if b == ONE:
+            return a
+        return self._gate((a, b))
+
+    def _xor(self, a: int, b: int) -> int:
+        if a < 0 and b < 0:
+            return ZERO if a == b else ONE
+        if a < 0 or b < 0:
+            const, other = (a, b) if a < 0 else (b, a)
+            return other if const == ZERO else _flip(other)
+        if a == b:
+            return ZERO
+        if a == _flip(b):
+            return ONE
+        return self._gate((a, b))
+
+    def _or(self, a: int, b: int) -> int:
+        return _flip(self._and(_flip(a), _flip(b)))
+
+    def _mux(self, sel: int, f: int, t: int) -> int:
+        if sel < 0:
+            return t if sel == ONE else f
+        if f == t:
+            return f
+        return self._gate([s for s in (sel, f, t) if s >= 0])
+
+    def _reduce(self, signals: list[int], combine) -> int:
+        """Combine ``signals`` in a balanced tree of two-input gates."""
+        while len(signals) > 1:
+            signals = [combine(signals[i], signals[i + 1]) if i + 1 < len(signals)
+                       else signals[i] for i in range(0, len(signals), 2)]
+        return signals[0]
+
+    # -- nodes ------------------------------------------------------------------------------
+
+    def _operand_bits(self, operand: int, stage: int) -> tuple[int, ...]:
+        node = self.graph[operand]
+        if node.op == "const":
+            value, width = node["value"], node.type.width
+            return tuple(ONE if value >> i & 1 else ZERO for i in range(width))
+        if self.stage[operand] == stage:
+            return self._bits[operand]
+        key = (operand, stage)
+        if key not in self._registers:
+            t = self.register_ns + self.register_delay(node)
+            self._registers[key] = tuple(self._new(t) for _ in range(node.type.width))
+        return self._registers[key]
+
+    def place(self, node_id: int, stage: int) -> float:
+        """Place ``node_id`` in ``stage`` (its operands are placed); return its arrival."""
+        node = self.graph[node_id]
+        self.stage[node_id] = stage
+        if node.op in ("const", "param"):
+            self._bits[node_id] = self._operand_bits(node_id, stage) if node.op == "const" \
+                else tuple(self._new(self.register_ns) for _ in range(node.type.width))
+            self.arrival[node_id] = 0.0
+            return 0.0
+        operands = [self._operand_bits(o, stage) for o in node.operands]
+        signed = [getattr(self.graph[o].type, "signed", False) for o in node.operands]
+
+        def bit(k: int, i: int) -> int:
+            bits = operands[k]
+            if i < len(bits):
+                return bits[i]
+            return bits[-1] if signed[k] and bits else ZERO
+
+        if is_bit_level(node, self.graph):
+            bits = self._bit_level(node, bit, operands)
+            arrival = max((self._finish(s) for s in bits), default=0.0)
+        else:
+            signals = [s for bits in operands for s in bits if s >= 0]
+            latest = max(signals, key=self._finish, default=ZERO)
+            start = max(self._finish(latest), 0.0)
+            delay = self.op_delay(node)
+            key = OPS[node.op].delay_key
+            if (key in ("add", "compare") and self.chained_add_ns is not None
+                    and latest >> 1 in self._sum_bit and self._aligned_sums(operands)):
+                # It reads additions' sums bit for bit, unshifted: synthesis merges them into
+                # one multi-operand adder, and each adds little to the first one's delay.
+                delay = min(delay, self.chained_add_ns)
+            arrival = start + delay
+            # The fitted delay holds the routing out of the operation, which is also the
+            # routing into a LUT reading it: such a LUT costs what one after a register does.
+            bits = tuple(self._new(arrival + self.register_ns) for _ in range(node.type.width))
+            if key == "add":
+                self._sum_bit.update((b >> 1, i) for i, b in enumerate(bits))
+        self._bits[node_id] = bits
+        self.arrival[node_id] = max(arrival, 0.0)
+        return self.arrival[node_id]
+
+    def _aligned_sums(self, operands) -> bool:
+        """Return whether every sum bit among ``operands`` is read at its own position."""
+        return all(self._sum_bit.get(s >> 1, i) == i
+                   for bits in operands for i, s in enumerate(bits) if s >= 0)
+
+    def _bit_level(self, node: Node, bit, operands) -> tuple[int, ...]:
+        op, width = node.op, node.type.width
+        if op == "output":
+            return operands[0]
+        if op in ("and", "or", "xor"):
+            combine = {"and": self._and, "or": self._or, "xor": self._xor}[op]
+            return tuple(combine(bit(0, i), bit(1, i)) for i in range(width))
+        if op == "not":
+            return tuple(_flip(bit(0, i)) for i in range(width))
+        if op == "wrap":
+            return tuple(bit(0, i) for i in range(width))
+        if op in _SHIFTS:
+            n = self.graph[node.operands[1]]["value"]
+            if op == "shl":
+                return tuple(bit(0, i - n) if i >= n else ZERO for i in range(width))
+            if op == "shr":
+                return tuple(bit(0, i + n) for i in range(width))
+            w = node["width"]
+            n = n % w if op == "rotl" else -n % w
+            return tuple(bit(0, (i - n) % w) if i < w else ZERO for i in range(width))
+        if op == "reverse":
+            w = node["width"]
+            return tuple(bit(0, w - 1 - i) if i < w else ZERO for i in range(width))
+        if op == "concat":
+            bits: list[int] = []
+            for k in reversed(range(len(operands))):  # the last operand is the low part
+                bits.extend(bit(k, i) for i in range(node["widths"][k]))
+            return tuple(bits[:width]) + (ZERO,) * (width - len(bits))
+        if op == "mux":
+            nonzero = self._reduce(list(operands[0]), self._or)
+            return tuple(self._mux(nonzero, bit(1, i), bit(2, i)) for i in range(width))
+        if op == "select":
+            return self._select(node, bit, operands)
+        if op in ("eq", "ne"):
+            w = max(len(operands[0]), len(operands[1]))
+            differ = self._reduce([self._xor(bit(0, i), bit(1, i)) for i in range(w)]
+                                  or [ZERO], self._or)
+            result = _flip(differ) if op == "eq" else differ
+            return (result,) + (ZERO,) * (width - 1)
+        raise AssertionError(f"no bit-level rule for {op}")
+
+    def _select(self, node: Node, bit, operands) -> tuple[int, ...]:
+        index = list(operands[0])
+        n = len(operands) - 1
+        used = max(1, (n - 1).bit_length())
+        # An index beyond the elements selects 0: its high bits must all be zero.
+        high = self._reduce(index[used:], self._or) if len(index) > used else ZERO
+        result = []
+        for i in range(node.type.width):
+            level = [bit(k, i) for k in range(1, n + 1)]
+            for j in range(used):
+                sel = index[j] if j < len(index) else ZERO
+                level = [self._mux(sel, level[m], level[m + 1] if m + 1 < len(level) else ZERO)
+                         for m in range(0, len(level), 2)]
+            result.append(self._and(level[0], _flip(high)))
+        return tuple(result)
