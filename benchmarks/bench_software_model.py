@@ -252,7 +252,7 @@ PLAIN: dict[tuple[str, str], Callable] = {
     ("crc", "/crc32"): _crc32,
     ("crc", "/crc32_prefix"): _crc32_prefix,
     ("hashing", "/fmix32"): _fmix32,
-    ("hashing", "/fmix64"): _fmix64,
+    ("hashing64", "/fmix64"): _fmix64,
     ("hashing", "/murmur3_32"): _murmur3_32,
     ("ipv4", "/parse"): _parse,
     ("ipv4", "/checksum"): _checksum,
@@ -431,7 +431,8 @@ def main(argv: list[str] | None = None) -> None:
     if console.width < 132:
         console = Console(width=132)
     rng = np.random.default_rng(args.seed)
-    paths = sorted(p for p in EXAMPLES.glob("*.py") if not p.stem.startswith("_"))
+    paths = sorted(p for pattern in ("*.py", "ecp5/*.py") for p in EXAMPLES.glob(pattern)
+                   if not p.stem.startswith("_"))
     if args.only:
         paths = [p for p in paths if p.stem in args.only]
 

@@ -1,12 +1,13 @@
-"""Hash finalizers: MurmurHash3's fmix32 and fmix64, and MurmurHash3 of a 4-byte key.
+"""Hash finalizers: MurmurHash3's fmix32, and MurmurHash3 of a 4-byte key.
 
 These are the "avalanche" steps that make every output bit depend on every
 input bit — the usual last step of a hash table or a load balancer's key hash.
-Multiplications wrap: each store into the declared `u32`/`u64` local keeps
+The 64-bit finalizer, too big for an iCE40 UP5K, is in `ecp5/hashing64.py`.
+Multiplications wrap: each store into the declared `u32` local keeps
 the low bits, exactly as the C reference code does.
 """
 
-from fpgac import App, rotl, u32, u64
+from fpgac import App, rotl, u32
 
 app = App("hashing")
 
@@ -29,18 +30,6 @@ def fmix32_of(h: u32) -> u32:
 def fmix32(h: u32) -> u32:
     """Return MurmurHash3's 32-bit finalizer of `h`."""
     return fmix32_of(h)
-
-
-@app.post("/fmix64")
-def fmix64(k: u64) -> u64:
-    """Return MurmurHash3's 64-bit finalizer of `k`."""
-    x: u64 = k
-    x ^= x >> 33
-    x *= 0xFF51AFD7ED558CCD
-    x ^= x >> 33
-    x *= 0xC4CEB9FE1A85EC53
-    x ^= x >> 33
-    return x
 
 
 @app.post("/murmur3_32")

@@ -40,7 +40,7 @@ def gcd(a: u16, b: u16) -> u16:
     by side and a choice: a short slice of pipeline, which keeps the core
     small enough for an iCE40 UP5K.
     """
-    either = u16(a | b)  # the answer when a or b is 0
+    either: u16 = a | b  # the answer when a or b is 0
     shift = ctz(either)  # the power of two common to both
     x: u16 = a >> ctz(a)  # odd from here on (unless a is 0)
     y: u16 = b

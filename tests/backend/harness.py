@@ -19,7 +19,8 @@ from fpgac.driver import compile_file, optimize
 from fpgac.ir import interpret
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-EXAMPLE_FILES = sorted(p.name for p in EXAMPLES.glob("*.py"))
+EXAMPLE_FILES = sorted(p.relative_to(EXAMPLES).as_posix()
+                       for p in [*EXAMPLES.glob("*.py"), *EXAMPLES.glob("ecp5/*.py")])
 
 
 @functools.cache

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from layers import build, check_layers
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-SOURCES = sorted(EXAMPLES.glob("*.py"))
+SOURCES = sorted([*EXAMPLES.glob("*.py"), *EXAMPLES.glob("ecp5/*.py")])
 
 
 def test_there_are_examples():

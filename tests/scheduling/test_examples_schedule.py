@@ -18,7 +18,7 @@ CLOCKS = {"ice40": [24.0, 48.0], "ecp5": [75.0, 150.0], "generic": [48.0]}
 @pytest.fixture(scope="module")
 def routes():
     found = []
-    for path in sorted(EXAMPLES.glob("*.py")):
+    for path in sorted([*EXAMPLES.glob("*.py"), *EXAMPLES.glob("ecp5/*.py")]):
         program = optimize(compile_file(path))
         found += [(f"{path.stem}{r.path}", r.graph) for r in program.routes]
     assert len(found) >= 20

@@ -15,7 +15,8 @@ from fpgac.scheduling import DelayModel, schedule
 from fpgac.simulate import SimCore, prepare_groups
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-EXAMPLE_FILES = sorted(p.name for p in EXAMPLES.glob("*.py"))
+EXAMPLE_FILES = sorted(p.relative_to(EXAMPLES).as_posix()
+                       for p in [*EXAMPLES.glob("*.py"), *EXAMPLES.glob("ecp5/*.py")])
 ICE40 = DelayModel.load("ice40")
 #: Routes with this many IR nodes or more are slow in Amaranth's simulator.
 BIG = 300
