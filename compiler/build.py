@@ -148,10 +148,9 @@ def _program_json(program) -> Any:
 
 # --- the flow ----------------------------------------------------------------------------------
 
-def _link_top(bundle: Path, manifest: dict, board, pll, window: int):
-    """Return the LinkTop of the bundle's app, regenerated from its ``ir.json``."""
+def _cores(bundle: Path, manifest: dict, board) -> tuple[str, dict]:
+    """Return the Amaranth source and signature of the bundle's cores, from its ``ir.json``."""
     from . import backend
-    from .backend.board.link import LinkTop
     from .ir import program_from_json
     from .scheduling import DelayModel, schedule_app
 
@@ -159,17 +158,19 @@ def _link_top(bundle: Path, manifest: dict, board, pll, window: int):
     model = DelayModel.load(board.target)
     scheds = schedule_app({r.path: r.graph for r in program.routes}, model=model,
                           clock_mhz=manifest["clock_mhz"])
-    latencies = {r["path"]: r["latency"] for r in manifest["routes"]}
-    for path, sched in scheds.items():
-        if sched.n_stages != latencies.get(path):
-            raise BuildError(f"rescheduling {path} gave {sched.n_stages} stages, but the bundle "
-                             f"says {latencies.get(path)}: recompile it with `fpgac compile`")
     source = backend.generate_app(program, scheds)
     signature = backend.app_signature(program, scheds, component=backend.app_class_name(program))
-    app = backend.elaborate(source)
-    design_hash = bytes.fromhex(manifest["files"]["ir.json"])
-    return LinkTop(app, signature, clk_hz=round(pll.out_hz), baud=board.baud,
-                   design_hash=design_hash, window=window), source
+    return source, signature
+
+
+def _link_top(source: str, signature: dict, manifest: dict, board, pll, window: int):
+    """Return a fresh LinkTop around the cores of ``source``."""
+    from . import backend
+    from .backend.board.link import LinkTop
+
+    return LinkTop(backend.elaborate(source), signature, clk_hz=round(pll.out_hz),
+                   baud=board.baud, design_hash=bytes.fromhex(manifest["files"]["ir.json"]),
+                   window=window)
 
 
 def _run_flow(build_dir: Path, toolchain: str, step: Callable[[str], None]) -> None:
@@ -367,14 +368,25 @@ def build_bundle(source: str | os.PathLike, board_name: str = "icebreaker", *,
     pll = board.pll(manifest["clock_mhz"])
     from .backend.board.platforms import BoardTop
 
+    step("elaborating the board top level")
+    hdl_source, signature = _cores(bundle, manifest, board)
+    if (bundle / "hdl" / f"{manifest['app']}.py").read_text() != hdl_source:
+        # The bundle's cores came from another version of the scheduler or generator:
+        # write it again from its IR, so the bundle describes exactly what is built.
+        from .bundle import write_bundle
+        from .ir import program_from_json
+
+        step("rescheduling the bundle")
+        program = program_from_json(json.loads((bundle / "ir.json").read_text()))
+        write_bundle(program, bundle, target=board.target, clock_mhz=manifest["clock_mhz"],
+                     step=step)
+        manifest = read_manifest(bundle)
+    link = _link_top(hdl_source, signature, manifest, board, pll, window)
     if virtual_only:
         step("writing the virtual board")
-        _write_virtual(bundle, _link_top(bundle, manifest, board, pll, window)[0])
+        _write_virtual(bundle, link)
         finish_bundle(bundle, _meta(manifest))
         return BuildResult(bundle, board.name, {}, reused=False)
-
-    step("elaborating the board top level")
-    link, hdl_source = _link_top(bundle, manifest, board, pll, window)
     plan = board.platform().prepare(
         BoardTop(board, pll, link), name="top",
         synth_opts="-dsp" if board.target == "ice40" else "",
@@ -447,7 +459,7 @@ def build_bundle(source: str | os.PathLike, board_name: str = "icebreaker", *,
         shutil.copyfile(work / _bitstream_name(board),
                         board_dir / f"{board.name}{Path(_bitstream_name(board)).suffix}")
     # A fresh link top level: the one above went into the bitstream's design.
-    _write_virtual(bundle, _link_top(bundle, manifest, board, pll, window)[0])
+    _write_virtual(bundle, _link_top(hdl_source, signature, manifest, board, pll, window))
     (board_dir / "build.json").write_text(json.dumps(
         {"key": key, "board": board.name, "bitstream": keep_bitstream, **key_data},
         indent=1) + "\n")

@@ -102,3 +102,19 @@ def test_every_example_builds_and_meets_its_clock(tmp_path, name, board, clock):
     out = tmp_path / name.replace("/", "_")
     build_bundle(EXAMPLES / f"{name}.py", board, out=out)
     check_built(out, board, clock)
+
+
+def test_a_bundle_from_another_schedule_is_rewritten_before_it_is_built(tmp_path):
+    from fpgac.bundle import write_bundle
+    from fpgac.driver import compile_file, optimize
+
+    out = tmp_path / "imaging"
+    program = optimize(compile_file(EXAMPLES / "imaging.py"))
+    # Same FPGA and clock, but no DSP blocks: the products are LUT logic.
+    write_bundle(program, out, target="ice40", clock_mhz=48.0, dsp_budget=0)
+    stale = (out / "hdl" / "imaging.py").read_text()
+    build_bundle(out, "icebreaker", virtual_only=True)
+    fresh = (out / "hdl" / "imaging.py").read_text()
+    assert fresh != stale and "*" in fresh.split("class GreyCore")[1].split("class ")[0]
+    manifest = read_manifest(out)
+    assert "virtual/board.cc" in manifest["files"]
