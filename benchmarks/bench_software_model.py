@@ -268,7 +268,7 @@ PLAIN: dict[tuple[str, str], Callable] = {
     ("lookup", "/sine"): lambda phase: SINE[phase],
     ("lookup", "/crc8"): _crc8,
     ("intmath", "/isqrt"): _isqrt,
-    ("intmath", "/gcd"): _gcd,
+    ("gcd", "/gcd"): _gcd,
     ("intmath", "/count_ones"): _count_ones,
     ("intmath", "/count_ones_fast"): lambda x: bin(x).count("1"),
     ("intmath", "/bit_length"): lambda x: x.bit_length(),

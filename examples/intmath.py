@@ -1,12 +1,13 @@
-"""Integer algorithms written as bounded loops: square root, GCD, bit counting.
+"""Integer algorithms written as bounded loops: square root and bit counting.
 
 Hardware has no `while`: every loop has a constant trip count and is unrolled
 into a pipeline. An algorithm that would loop "until done" runs for its
 worst-case number of steps instead, and `break` skips the steps it does not
-need (they are still computed, their results are just not used).
+need (they are still computed, their results are just not used). The
+greatest common divisor, a longer loop, is an app of its own in `gcd.py`.
 """
 
-from fpgac import App, clz, ctz, popcount, u6, u16, u32
+from fpgac import App, clz, popcount, u6, u16, u32
 
 app = App("intmath")
 
@@ -27,39 +28,6 @@ def isqrt(n: u32) -> u16:
         else:
             root >>= 1
     return root
-
-
-@app.post("/gcd")
-def gcd(a: u16, b: u16) -> u16:
-    """Return the greatest common divisor of `a` and `b` (`gcd(0, b) == b`), by Stein's algorithm.
-
-    Binary GCD needs only subtractions and halvings. Each step replaces the
-    larger of `x` and an odd `y` by their (even) difference, then halves `y`:
-    the product `x * y` at least halves, and it starts below 2**32, so 32
-    steps always finish for 16-bit operands. A step is two subtractions side
-    by side and a choice: a short slice of pipeline, which keeps the core
-    small enough for an iCE40 UP5K.
-    """
-    either: u16 = a | b  # the answer when a or b is 0
-    shift = ctz(either)  # the power of two common to both
-    x: u16 = a >> ctz(a)  # odd from here on (unless a is 0)
-    y: u16 = b
-    for _step in range(32):
-        if y == 0:
-            break
-        if y & 1 == 1:
-            # Both differences at once, the sign of one choosing: a single carry chain deep.
-            d = y - x
-            e = x - y
-            if d < 0:
-                x = y
-                y = e
-            else:
-                y = d
-        y >>= 1
-    if a == 0 or b == 0:
-        return either
-    return x << shift
 
 
 @app.post("/count_ones")
