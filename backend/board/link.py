@@ -79,6 +79,27 @@ def _one_hot_select(grant: Value, values: Sequence, width: int) -> Value:
     return functools.reduce(operator.or_, terms, Const(0, width))[:width]
 
 
+def _count(m: Module, counter: Signal, enable: Value) -> None:
+    """Add one to ``counter`` when ``enable``, in two halves: no carry chain runs its whole width.
+
+    The upper half's carry in is a flag that follows the lower half a cycle
+    late, so increments must be at least two cycles apart.
+    """
+    half = len(counter) // 2
+    low_full = Signal(name=f"{counter.name}_low_full")
+    m.d.sync += low_full.eq(counter[:half] == (1 << half) - 1)
+    with m.If(enable):
+        m.d.sync += counter[:half].eq(counter[:half] + 1)
+        with m.If(low_full):
+            m.d.sync += counter[half:].eq(counter[half:] + 1)
+
+
+def _is_ecp5(platform) -> bool:
+    from amaranth.vendor import LatticeECP5Platform
+
+    return isinstance(platform, LatticeECP5Platform)
+
+
 def _ram_attrs(platform) -> dict:
     """Return the attributes that place a small queue's memory best on ``platform``.
 
@@ -87,50 +108,78 @@ def _ram_attrs(platform) -> dict:
     and plentiful, so the queues go there. Elsewhere (iCE40, simulation) the
     tools choose.
     """
-    from amaranth.vendor import LatticeECP5Platform
+    return {"ram_style": "distributed"} if _is_ecp5(platform) else {}
 
-    return {"ram_style": "distributed"} if isinstance(platform, LatticeECP5Platform) else {}
+
+#: Payload bits per LUT RAM of a queue on ECP5, each with its own copy of the pointers.
+_LUT_RAM_GROUP_BITS = 16
 
 
 class Queue(wiring.Component):
     """A first in, first out queue of ``depth`` entries in a memory, its output registered.
 
     Like ``amaranth.lib.fifo.SyncFIFOBuffered``, as streams, and with the memory's
-    placement chosen for the platform (:func:`_ram_attrs`).
+    placement chosen for the platform (:func:`_ram_attrs`). ``w.ready`` is a
+    register, so a write is decided from flip-flops only; the read side's
+    ``r.ready`` should be one too, for the same reason.
+
+    On ECP5 the memory is LUT RAM, and a wide entry makes many small RAMs that
+    all read and write at the same address: the entry is split into groups of
+    ``_LUT_RAM_GROUP_BITS`` bits, each in its own memory with its own copy of
+    the pointers, so no pointer drives more than one group's RAMs. ``group_bits``
+    forces a group width (None: the platform's choice).
     """
 
-    def __init__(self, shape, depth: int) -> None:
+    def __init__(self, shape, depth: int, *, group_bits: int | None = None) -> None:
         if depth < 2:
             raise ValueError(f"a queue holds at least 2 entries, not {depth}")
         self.depth = depth
+        self.group_bits = group_bits
         super().__init__({"w": In(stream.Signature(shape)), "r": Out(stream.Signature(shape))})
 
     def elaborate(self, platform):
         m = Module()
         inner = self.depth - 1   # the read port's register holds one more
-        m.submodules.memory = memory = Memory(shape=Value.cast(self.w.payload).shape(),
-                                              depth=inner, init=[], attrs=_ram_attrs(platform))
-        w_port = memory.write_port()
-        r_port = memory.read_port(domain="sync")
-        produce = Signal(range(inner))
-        consume = Signal(range(inner))
+        # A power of two deep, so the pointers wrap by themselves; `level` keeps to `inner`.
+        bits = max(1, (inner - 1).bit_length())
+        w_payload, r_payload = Value.cast(self.w.payload), Value.cast(self.r.payload)
+        width = len(w_payload)
+        step = self.group_bits or (_LUT_RAM_GROUP_BITS if _is_ecp5(platform) else width) or 1
+        groups = [(lo, min(lo + step, width)) for lo in range(0, width, step)] or [(0, 0)]
+
         level = Signal(range(inner + 1))   # entries in the memory, not yet read out
-        do_write = self.w.valid & self.w.ready
-        do_read = (level != 0) & (~self.r.valid | self.r.ready)
-        m.d.comb += [
-            self.w.ready.eq(level != inner),
-            w_port.addr.eq(produce), w_port.data.eq(self.w.payload), w_port.en.eq(do_write),
-            r_port.addr.eq(consume), r_port.en.eq(do_read),
-            self.r.payload.eq(r_port.data),
-        ]
-        with m.If(do_write):
-            m.d.sync += produce.eq(Mux(produce == inner - 1, 0, produce + 1))
+        not_full = Signal(init=1)          # level != inner
+        not_empty = Signal()               # level != 0
+        do_write = self.w.valid & not_full
+        do_read = not_empty & (~self.r.valid | self.r.ready)
+        m.d.comb += self.w.ready.eq(not_full)
+
+        for g, (lo, hi) in enumerate(groups):
+            memory = Memory(shape=hi - lo, depth=1 << bits, init=[], attrs=_ram_attrs(platform))
+            m.submodules[f"memory_{g}" if len(groups) > 1 else "memory"] = memory
+            w_port = memory.write_port()
+            r_port = memory.read_port(domain="sync")
+            produce = Signal(bits, name=f"produce_{g}")
+            consume = Signal(bits, name=f"consume_{g}")
+            m.d.comb += [
+                w_port.addr.eq(produce), w_port.data.eq(w_payload[lo:hi]), w_port.en.eq(do_write),
+                r_port.addr.eq(consume), r_port.en.eq(do_read),
+                r_payload[lo:hi].eq(r_port.data),
+            ]
+            with m.If(do_write):
+                m.d.sync += produce.eq(produce + 1)
+            with m.If(do_read):
+                m.d.sync += consume.eq(consume + 1)
+
         with m.If(do_read):
-            m.d.sync += [consume.eq(Mux(consume == inner - 1, 0, consume + 1)),
-                         self.r.valid.eq(1)]
+            m.d.sync += self.r.valid.eq(1)
         with m.Elif(self.r.ready):
             m.d.sync += self.r.valid.eq(0)
-        m.d.sync += level.eq(level + do_write - do_read)
+        # The flags follow `level` without comparing its new value: one step at a time.
+        with m.If(do_write & ~do_read):
+            m.d.sync += [level.eq(level + 1), not_empty.eq(1), not_full.eq(level != inner - 1)]
+        with m.Elif(do_read & ~do_write):
+            m.d.sync += [level.eq(level - 1), not_full.eq(1), not_empty.eq(level != 1)]
         return m
 
 
@@ -176,74 +225,98 @@ class FrameReceiver(wiring.Component):
         wiring.connect(m, queue.r, wiring.flipped(self.o))
         m.d.comb += self.i.ready.eq(1)
         # Bytes come from the UART at least 40 cycles apart, so each one goes through
-        # registered steps (unescape, then take in, then judge at END, then queue):
-        # short paths, and no step ever meets the next byte.
+        # registered steps (unescape, look up the kind, take in, judge at END, queue):
+        # short paths from flip-flops, and no step ever meets the next byte.
 
         # Unescape: a content byte, an END, or a byte that spoils the frame.
         escaped = Signal()
-        c_valid, c_end, c_bad, c_data = Signal(), Signal(), Signal(), Signal(8)
-        m.d.sync += [c_valid.eq(self.i.valid), c_end.eq(0), c_bad.eq(self.error)]
+        c_content, c_end, c_bad = Signal(), Signal(), Signal()
+        c_data = Signal(8, reset_less=True)
+        m.d.sync += [c_content.eq(0), c_end.eq(0), c_bad.eq(self.error)]
         with m.If(self.i.valid):
             byte = self.i.payload
             m.d.sync += [c_data.eq(byte), escaped.eq(0)]
             with m.If(byte == END):
                 m.d.sync += [c_end.eq(1), c_bad.eq(escaped)]
             with m.Elif(escaped):
-                m.d.sync += c_bad.eq((byte != ESC_END) & (byte != ESC_ESC))
-                m.d.sync += c_data.eq(Mux(byte == ESC_END, END, ESC))
+                good_escape = (byte == ESC_END) | (byte == ESC_ESC)
+                m.d.sync += [c_content.eq(good_escape & ~self.error),
+                             c_bad.eq(~good_escape | self.error),
+                             c_data.eq(Mux(byte == ESC_END, END, ESC))]
             with m.Elif(byte == ESC):
-                m.d.sync += [escaped.eq(1), c_valid.eq(0)]
+                m.d.sync += escaped.eq(1)
+            with m.Else():
+                m.d.sync += c_content.eq(~self.error)
 
         # Take content bytes in: count, CRC, kind, tag, body.
         longest = HEADER_BYTES + self.body_max + TRAILER_BYTES
         count = Signal(range(longest + 1))   # content bytes so far
         bad = Signal()                       # drop this frame at its END
         crc = Signal(16, init=0xFFFF)
-        kind = Signal(8)
-        tag = Signal(16)
-        body = Signal(8 * self.body_max)
-        known = Signal()
-        body_end = Signal(range(longest + 1))   # count after the last body byte
-        expect = Signal(range(longest + 1))     # count of a whole frame of this kind
+        # Data registers have no reset: a reset would enter the logic of their enables.
+        kind = Signal(8, reset_less=True)
+        tag = Signal(16, reset_less=True)
+        body = Signal(8 * self.body_max, reset_less=True)
+        known = Signal(reset_less=True)
+        body_end = Signal(range(longest + 1), reset_less=True)   # count after the body
+        expect = Signal(range(longest + 1), reset_less=True)     # count of the whole frame
         closing = Signal()
-        with m.If(c_bad):
+        # What the next content byte is, from `count` a cycle late: bytes are at least 40
+        # cycles apart, and so each decision below is one LUT from flip-flops, also the
+        # enable of the wide body register.
+        at_kind, in_tag, in_body, at_limit = Signal(init=1), Signal(), Signal(), Signal()
+        m.d.sync += [at_kind.eq(count == 0), in_tag.eq((count != 0) & (count < HEADER_BYTES)),
+                     in_body.eq((count >= HEADER_BYTES) & (count < body_end)),
+                     at_limit.eq(count == longest)]
+        # The byte's kind facts, looked up from `c_data` in every cycle, are ready a cycle
+        # after it: the byte's flags wait that cycle too (`c_data` stays until the next byte).
+        d_content, d_end, d_bad = Signal(), Signal(), Signal()
+        m.d.sync += [d_content.eq(c_content), d_end.eq(c_end), d_bad.eq(c_bad)]
+        kind_known = Signal(reset_less=True)
+        kind_body_end = Signal.like(body_end)
+        kind_expect = Signal.like(expect)
+        m.d.sync += [kind_known.eq(0), kind_body_end.eq(0), kind_expect.eq(0)]
+        with m.Switch(c_data):
+            for k, length in self.body_bytes.items():
+                with m.Case(k):
+                    m.d.sync += [kind_known.eq(1), kind_body_end.eq(HEADER_BYTES + length),
+                                 kind_expect.eq(HEADER_BYTES + length + TRAILER_BYTES)]
+        take = d_content & ~bad
+        with m.If(d_bad):
             m.d.sync += bad.eq(1)
-        with m.If(c_valid & c_end):
+        with m.If(d_end):
             m.d.sync += closing.eq(1)
-        with m.Elif(c_valid & ~c_bad & ~bad):
-            with m.If(count == longest):
-                m.d.sync += bad.eq(1)   # longer than any known kind's frame
-            with m.Else():
-                m.d.sync += [count.eq(count + 1), crc.eq(crc16_step(crc, c_data))]
-                with m.If(count == 0):
-                    m.d.sync += [kind.eq(c_data), known.eq(0)]
-                    with m.Switch(c_data):
-                        for k, length in self.body_bytes.items():
-                            with m.Case(k):
-                                m.d.sync += [known.eq(1),
-                                             body_end.eq(HEADER_BYTES + length),
-                                             expect.eq(HEADER_BYTES + length + TRAILER_BYTES)]
-                with m.Elif(count < HEADER_BYTES):
-                    m.d.sync += tag.eq(Cat(tag[8:], c_data))
-                with m.Elif(count < body_end):
-                    m.d.sync += body.eq(Cat(body[8:], c_data))
+        with m.If(take & at_limit):
+            m.d.sync += bad.eq(1)   # longer than any known kind's frame
+        with m.If(take & ~at_limit):
+            m.d.sync += [count.eq(count + 1), crc.eq(crc16_step(crc, c_data))]
+        with m.If(take & at_kind):
+            m.d.sync += [kind.eq(c_data), known.eq(kind_known), body_end.eq(kind_body_end),
+                         expect.eq(kind_expect)]
+        with m.If(take & in_tag):
+            m.d.sync += tag.eq(Cat(tag[8:], c_data))
+        with m.If(take & in_body):
+            m.d.sync += body.eq(Cat(body[8:], c_data))
 
-        # Judge the frame, then queue or drop it and start the next one.
+        # Judge the frame, then queue or drop it and start the next one. The queue's
+        # `w.ready` is a register, and so is every input of the write.
         judged, empty, good = Signal(), Signal(), Signal()
         m.d.sync += [
             judged.eq(closing),
             empty.eq((count == 0) & ~bad),
             good.eq(~bad & known & (count == expect) & (crc == 0)),
         ]
-        m.d.comb += queue.w.payload.eq(Cat(kind, tag, body))
+        m.d.comb += [queue.w.payload.eq(Cat(kind, tag, body)), queue.w.valid.eq(judged & good)]
         with m.If(closing):
             m.d.sync += closing.eq(0)
+        # Counted a cycle later, from registers. Frames end at least 40 cycles apart: the
+        # counters may take two steps.
+        queued, dropped = Signal(), Signal()
+        m.d.sync += [queued.eq(judged & good & queue.w.ready),
+                     dropped.eq(judged & ~(good & queue.w.ready) & ~empty)]
+        _count(m, self.rx_frames, queued)
+        _count(m, self.rx_dropped, dropped)
         with m.If(judged):
-            with m.If(good & queue.w.ready):
-                m.d.comb += queue.w.valid.eq(1)
-                m.d.sync += self.rx_frames.eq(self.rx_frames + 1)
-            with m.Elif(~empty):
-                m.d.sync += self.rx_dropped.eq(self.rx_dropped + 1)
             m.d.sync += [count.eq(0), bad.eq(0), crc.eq(0xFFFF)]
         return m
 
@@ -253,9 +326,11 @@ class FrameReceiver(wiring.Component):
 class SlipEncoder(wiring.Component):
     """SLIP-escape a stream of content bytes and close each frame (``last``) with END.
 
-    The output is a register, and the input is taken only when that register
-    is empty: one byte per two cycles at most, far above any UART's rate, with
-    no combinational path from ``o.ready`` back to ``i.ready``.
+    A byte taken in waits in a register (``i.ready`` is that register being
+    empty) with what the escape needs to know about it already worked out; it
+    moves on to the output register when that is empty. So every decision starts
+    at flip-flops, and no combinational path runs from ``o.ready`` back to
+    ``i.ready``. One byte per two cycles at most: far above any UART's rate.
     """
 
     i: In(stream.Signature(data.StructLayout({"data": 8, "last": 1})))
@@ -263,12 +338,21 @@ class SlipEncoder(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        second = Signal(8)      # the second byte of an escape, still to send
+        held = Signal(8, reset_less=True)   # the byte taken in, to escape and send
+        held_valid, held_last = Signal(), Signal()
+        held_special = Signal()   # END or ESC: sent as ESC and a second byte
+        held_end = Signal()       # END
+        second = Signal(8, reset_less=True)   # the second byte of an escape, still to send
         second_pending = Signal()
         end_pending = Signal()
         after_second = Signal()  # the escaped byte ended its frame: END after the second byte
 
-        m.d.comb += self.i.ready.eq(~self.o.valid & ~second_pending & ~end_pending)
+        m.d.comb += self.i.ready.eq(~held_valid)
+        with m.If(self.i.valid & ~held_valid):
+            byte = self.i.payload.data
+            m.d.sync += [held.eq(byte), held_last.eq(self.i.payload.last), held_valid.eq(1),
+                         held_special.eq((byte == END) | (byte == ESC)), held_end.eq(byte == END)]
+
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         with m.If(~self.o.valid):
@@ -277,15 +361,14 @@ class SlipEncoder(wiring.Component):
                              second_pending.eq(0), end_pending.eq(after_second)]
             with m.Elif(end_pending):
                 m.d.sync += [self.o.payload.eq(END), self.o.valid.eq(1), end_pending.eq(0)]
-            with m.Elif(self.i.valid):
-                byte, last = self.i.payload.data, self.i.payload.last
-                m.d.sync += self.o.valid.eq(1)
-                with m.If((byte == END) | (byte == ESC)):
+            with m.Elif(held_valid):
+                m.d.sync += [self.o.valid.eq(1), held_valid.eq(0)]
+                with m.If(held_special):
                     m.d.sync += [self.o.payload.eq(ESC), second_pending.eq(1),
-                                 second.eq(Mux(byte == END, ESC_END, ESC_ESC)),
-                                 after_second.eq(last)]
+                                 second.eq(Mux(held_end, ESC_END, ESC_ESC)),
+                                 after_second.eq(held_last)]
                 with m.Else():
-                    m.d.sync += [self.o.payload.eq(byte), end_pending.eq(last)]
+                    m.d.sync += [self.o.payload.eq(held), end_pending.eq(held_last)]
         return m
 
 
@@ -343,7 +426,8 @@ class TagQueues(wiring.Component):
             self.r_data.eq(r_port.data),
         ]
         for k in range(n):
-            with m.If(w_port.en & (w_route == k)):
+            # Its own full flag, not the selected one: one LUT before the enable.
+            with m.If(self.w.valid & (w_route == k) & ~fulls[k]):
                 m.d.sync += tails[k].eq(tails[k] + 1)
             with m.If(self.r_en & (r_route == k)):
                 m.d.sync += heads[k].eq(heads[k] + 1)
@@ -355,17 +439,20 @@ class FrameSender(wiring.Component):
 
     Source ``s<k>`` (one per route, kind k) carries a response body of
     ``response_bytes[k]`` bytes; its tag is popped from the tag queues
-    (``tag_route``, ``tag_pop``, then ``tag`` in the next cycle). Source
+    (``tag_route`` and ``tag_pop``, both registers, then ``tag`` in the next
+    cycle). Source
     ``status`` carries the tag of a status query, answered with the status body:
     ``status_fixed`` (its first 48 bytes, known at elaboration), then the
     counters ``rx_frames``, ``rx_dropped`` and ``tx_frames`` as they are when the
     reply starts. ``tx_frames`` counts the frames started, so a status reply does
     not count itself.
 
-    A source's ``ready`` is high for one cycle, the cycle after the arbiter saw
-    it valid, and comes from registers only: no combinational path runs back
-    into a core. The arbiter looks at one source per cycle while the previous
-    frame's last bytes are still on the line, so frames follow back to back.
+    A source's ``ready`` is a flip-flop, high for one cycle once the arbiter has
+    seen the source valid: no combinational path runs back into a core. The
+    arbiter looks at one source per cycle while the previous frame's last bytes
+    are still on the line, so frames follow back to back. The steps of a frame
+    are one-hot flags and bytes are loaded at least two cycles apart, so each
+    decision is made from flip-flops.
     """
 
     def __init__(self, response_bytes: Sequence[int], status_fixed: bytes) -> None:
@@ -399,16 +486,33 @@ class FrameSender(wiring.Component):
         body_max = max(self.response_bytes + [counters])
         longest = HEADER_BYTES + max(body_max, STATUS_BODY_BYTES)
 
-        ptr = Signal(range(n + 1))          # the source the arbiter looks at
+        # The arbiter: `look` (one-hot) passes over the sources, one per cycle; a source
+        # it finds valid is `seen` a cycle later, and granted the cycle after. The valids
+        # are registered first, so every decision starts at flip-flops. A late 1 is safe:
+        # a source stays valid until it is taken, and only the arbiter takes; when the
+        # arbiter is back to looking, a source it took has long been seen invalid.
+        valids = Signal(n + 1)
+        look = Signal(n + 1, init=1)
+        look_index = Signal(range(n + 1))
+        seen = Signal()
+        seen_at = Signal(n + 1)
+        seen_index = Signal(range(n + 1))
         grant = Signal(n + 1)               # one-hot: the source being captured, or 0
+        # The steps of a frame, one-hot: looking, capturing (the source's `ready`), taking
+        # the tag, the content bytes, the CRC's two bytes.
+        looking = Signal(init=1)
+        capture, take_tag, content, crc_high, crc_low = (Signal(name=name) for name in (
+            "capture", "take_tag", "content", "crc_high", "crc_low"))
         # kind | tag | body, shifted out a byte at a time; a status reply's body
         # here is its counters, which follow the fixed bytes.
-        frame = Signal(24 + 8 * body_max)
+        frame = Signal(24 + 8 * body_max, reset_less=True)
         left = Signal(range(longest + 1))   # kind, tag and body bytes still to load
+        last = Signal()                     # left == 1, a cycle late
         is_status = Signal()
         crc = Signal(16, init=0xFFFF)
         # The content byte handed to the SLIP encoder; the CRC's own bytes do not enter the CRC.
-        out_valid, out_data, out_last, out_in_crc = Signal(), Signal(8), Signal(), Signal()
+        out_valid, out_last, out_in_crc = Signal(), Signal(), Signal()
+        out_data = Signal(8, reset_less=True)
 
         m.d.comb += [slip.i.valid.eq(out_valid), slip.i.payload.data.eq(out_data),
                      slip.i.payload.last.eq(out_last)]
@@ -419,9 +523,9 @@ class FrameSender(wiring.Component):
 
         # The fixed bytes of a status body, by the number of bytes left, from a ROM (a
         # block RAM on iCE40: a case statement over 48 bytes was the slowest path of the
-        # link there). Both are registers, so they follow `left` a cycle late; bytes are
-        # loaded at least two cycles apart, and the first three bytes after CAPTURE (the
-        # header) use neither.
+        # link there). Both are registers, so they follow `left` a cycle late, as `last`
+        # does: bytes are loaded at least two cycles apart (`out_valid` is high between),
+        # and the first three bytes after the capture (the header) use neither.
         rom = [0] * (1 << (STATUS_BODY_BYTES).bit_length())
         for position, value in enumerate(self.status_fixed):
             rom[STATUS_BODY_BYTES - position] = value
@@ -430,61 +534,73 @@ class FrameSender(wiring.Component):
         m.d.comb += fixed_port.addr.eq(left)
         fixed_byte = fixed_port.data
         in_fixed = Signal()
-        m.d.sync += in_fixed.eq(is_status & (left <= STATUS_BODY_BYTES) & (left > counters))
+        m.d.sync += [in_fixed.eq(is_status & (left <= STATUS_BODY_BYTES) & (left > counters)),
+                     last.eq(left == 1)]
 
-        # The valids, a cycle late, so the arbiter's decision starts at flip-flops. A late
-        # 1 is safe: a source stays valid until it is taken, and only the arbiter takes;
-        # when the arbiter is back in IDLE, a source it took has long been seen invalid.
-        valids = Signal(n + 1)
-        m.d.sync += valids.eq(Cat(s.valid for s in sources))
+        m.d.sync += [valids.eq(Cat(s.valid for s in sources)),
+                     seen.eq((valids & look) != 0), seen_at.eq(look), seen_index.eq(look_index),
+                     look.eq(look.rotate_left(1)),
+                     look_index.eq(Mux(look_index == n, 0, look_index + 1))]
         for k, source in enumerate(sources):
             m.d.comb += source.ready.eq(grant[k])
-        m.d.comb += self.tag_route.eq(ptr)
-        with m.FSM():
-            with m.State("IDLE"):
-                m.d.sync += ptr.eq(Mux(ptr == n, 0, ptr + 1))
-                with m.If(valids.bit_select(ptr, 1)):
-                    m.d.comb += self.tag_pop.eq(ptr != n)
-                    m.d.sync += grant.eq(1 << ptr)
-                    m.next = "CAPTURE"
-            with m.State("CAPTURE"):
-                # `grant` is set only in this cycle: each `ready` is a flip-flop.
-                m.d.sync += grant.eq(0)
-                kinds = [Const(k, 8) for k in range(n)] + [Const(KIND_STATUS, 8)]
-                bodies = [s.payload for s in sources[:n]]
-                bodies.append(Cat(self.rx_frames, self.rx_dropped, self.tx_frames))
-                lengths = [HEADER_BYTES + b for b in self.response_bytes]
-                lengths.append(HEADER_BYTES + STATUS_BODY_BYTES)
-                m.d.sync += [
-                    frame.eq(Cat(_one_hot_select(grant, kinds, 8),
-                                 Mux(grant[n], self.status.payload, self.tag),
-                                 _one_hot_select(grant, bodies, 8 * body_max))),
-                    left.eq(_one_hot_select(grant, lengths, len(left))),
-                    is_status.eq(grant[n]),
-                    self.tx_frames.eq(self.tx_frames + 1),
-                    crc.eq(0xFFFF),
-                ]
-                m.next = "CONTENT"
-            with m.State("CONTENT"):
-                with m.If(~out_valid):
-                    m.d.sync += [
-                        out_valid.eq(1), out_last.eq(0), out_in_crc.eq(1),
-                        out_data.eq(Mux(in_fixed, fixed_byte, frame[:8])),
-                        left.eq(left - 1),
-                    ]
-                    with m.If(~in_fixed):
-                        m.d.sync += frame.eq(frame[8:])
-                    with m.If(left == 1):
-                        m.next = "CRC_HIGH"
-            with m.State("CRC_HIGH"):
+        # The tag queue's read: a registered pulse and route, so the tag is there in the
+        # cycle after the capture.
+        m.d.sync += self.tag_pop.eq(0)
+        with m.If(looking & seen):
+            m.d.sync += [looking.eq(0), capture.eq(1), grant.eq(seen_at),
+                         self.tag_pop.eq(~seen_at[n]), self.tag_route.eq(seen_index)]
+        _count(m, self.tx_frames, capture)   # a frame takes many cycles
+        with m.If(capture):
+            # `grant` is set only in this cycle: each `ready` is a flip-flop.
+            lengths = [HEADER_BYTES + b for b in self.response_bytes]
+            lengths.append(HEADER_BYTES + STATUS_BODY_BYTES)
+            m.d.sync += [
+                capture.eq(0), take_tag.eq(~grant[n]), content.eq(grant[n]), grant.eq(0),
+                left.eq(_one_hot_select(grant, lengths, len(left))),
+                is_status.eq(grant[n]),
+                crc.eq(0xFFFF),
+            ]
+        with m.If(take_tag):
+            # A route's tag: the head of its tag queue, popped in the capture cycle. (A
+            # status reply's tag came with its query.)
+            m.d.sync += [take_tag.eq(0), content.eq(1)]
+
+        # The frame register loads a source's frame (the one `grant` selects: it is set
+        # only in the capture cycle), then a route's tag, and the cycle after each byte
+        # was loaded into `out_data`, shifts that byte out: all decided by flip-flops. An
+        # AND-OR of the three, since the tools cannot see that they never come together.
+        shift = Signal()   # a byte of `frame` was loaded in the previous cycle
+        frames = [Cat(Const(k, 8), Const(0, 16), s.payload) for k, s in enumerate(sources[:n])]
+        frames.append(Cat(Const(KIND_STATUS, 8), self.status.payload,
+                          self.rx_frames, self.rx_dropped, self.tx_frames))
+        frames.append(frame[8:])
+        frames.append(Cat(Const(0, 8), self.tag))
+        frame_next = _one_hot_select(Cat(grant, shift, take_tag), frames, len(frame))
+        with m.If(capture | shift):
+            m.d.sync += [frame[:8].eq(frame_next[:8]), frame[24:].eq(frame_next[24:])]
+        with m.If(capture | shift | take_tag):
+            m.d.sync += frame[8:24].eq(frame_next[8:24])
+
+        # The byte for the SLIP encoder: the content bytes, then the CRC's two bytes.
+        sending = Signal()   # content | crc_high | crc_low
+        m.d.sync += shift.eq(0)
+        with m.If(take_tag | (capture & grant[n])):
+            m.d.sync += sending.eq(1)
+        with m.If(sending & ~out_valid):
+            m.d.sync += out_valid.eq(1)
+            with m.If(content):
+                m.d.sync += [out_last.eq(0), out_in_crc.eq(1),
+                             out_data.eq(Mux(in_fixed, fixed_byte, frame[:8])),
+                             left.eq(left - 1), shift.eq(~in_fixed)]
+                with m.If(last):
+                    m.d.sync += [content.eq(0), crc_high.eq(1)]
+            with m.If(crc_high):
                 # Loaded only once the last content byte has been taken, and so counted.
-                with m.If(~out_valid):
-                    m.d.sync += [out_valid.eq(1), out_data.eq(crc[8:]), out_in_crc.eq(0)]
-                    m.next = "CRC_LOW"
-            with m.State("CRC_LOW"):
-                with m.If(~out_valid):
-                    m.d.sync += [out_valid.eq(1), out_data.eq(crc[:8]), out_last.eq(1)]
-                    m.next = "IDLE"
+                m.d.sync += [out_data.eq(crc[8:]), out_in_crc.eq(0),
+                             crc_high.eq(0), crc_low.eq(1)]
+            with m.If(crc_low):
+                m.d.sync += [out_data.eq(crc[:8]), out_last.eq(1),
+                             crc_low.eq(0), sending.eq(0), looking.eq(1)]
         return m
 
 
@@ -568,14 +684,14 @@ class LinkTop(wiring.Component):
         wiring.connect(m, uart_rx.o, receiver.i)
         wiring.connect(m, sender.o, uart_tx.i)
 
-        # The demultiplexer. The queue's head is copied into registers first, with its
-        # kind decoded to one bit per destination (`selected`), so that the paths from
-        # there into the cores and the tag queues start at flip-flops. The request's
-        # tag goes into its route's tag queue (`pushed`) before the request is
-        # offered to the core: so the tag is queued before the response can appear,
-        # even from a core with no stages. At most `latency` requests are inside a
-        # core and one more waits at its input, so a queue of latency + 2 never
-        # holds a request back.
+        # The demultiplexer, one registered step at a time: the queue's head is copied
+        # into registers, with its kind decoded to one bit per destination (`selected`);
+        # then the request's tag goes into its route's tag queue; then the request is
+        # offered to its core (`offer`). Every valid and ready it drives is a flip-flop,
+        # so the paths into the cores and the queues start at flip-flops. The tag is queued
+        # before the request reaches its core, so it is there before the response, even
+        # from a core with no stages. At most `latency` requests are inside a core and one
+        # more waits at its input, so a tag queue of latency + 2 never holds a request back.
         n = len(self.routes)
         latency = max(int(r["latency"]) for r in self.routes)
         m.submodules.tags = tags = TagQueues(n, max(1, (latency + 1).bit_length()))
@@ -583,32 +699,44 @@ class LinkTop(wiring.Component):
                      tags.r_en.eq(sender.tag_pop)]
 
         queue = receiver.o
-        selected = Signal(n + 1)      # one-hot: route k, or n for a status query; 0 when empty
-        route = Signal(range(n))
-        tag = Signal(16)
-        body = Signal.like(queue.payload.body)
-        pushed = Signal()
-        m.d.comb += queue.ready.eq(selected == 0)
-        with m.If(queue.valid & (selected == 0)):
+        idle = Signal(init=1)         # nothing held: take the queue's head
+        selected = Signal(n + 1)      # one-hot: route k, or n for a status query
+        to_route = Signal()           # a route's request, its tag not queued yet
+        offer = Signal(n)             # one-hot: the request offered to core k
+        route = Signal(range(n), reset_less=True)
+        tag = Signal(16, reset_less=True)
+        body = Signal.like(queue.payload.body, reset_less=True)
+        m.d.comb += queue.ready.eq(idle)
+        with m.If(queue.valid & idle):
+            kinds = [queue.payload.kind == k for k in range(n)]
             m.d.sync += [
-                selected.eq(Cat([queue.payload.kind == k for k in range(n)],
-                                queue.payload.kind == KIND_STATUS)),
+                idle.eq(0),
+                selected.eq(Cat(*kinds, queue.payload.kind == KIND_STATUS)),
+                to_route.eq(queue.payload.kind < n),
                 route.eq(queue.payload.kind), tag.eq(queue.payload.tag),
                 body.eq(queue.payload.body),
             ]
+        with m.Elif(~idle):
+            # Free again a cycle after the request has gone: a core's `ready` (which may
+            # come from deep inside it) only clears its own `offer` bit.
+            m.d.sync += idle.eq(~to_route & (offer == 0) & ~selected[n])
 
-        m.d.comb += [tags.w.valid.eq(~pushed & (selected[:n] != 0)),
+        # Whether the route's tag queue has room, registered: `route` is set a cycle before
+        # the push may happen (`settled`), and only the demultiplexer fills a tag queue,
+        # so a 1 is never stale.
+        settled, room = Signal(), Signal()
+        m.d.sync += [settled.eq(to_route), room.eq(tags.w.ready)]
+        m.d.comb += [tags.w.valid.eq(to_route & settled & room),
                      tags.w.payload.route.eq(route), tags.w.payload.tag.eq(tag)]
-        with m.If(tags.w.valid & tags.w.ready):
-            m.d.sync += pushed.eq(1)
+        with m.If(tags.w.valid):
+            m.d.sync += [to_route.eq(0), settled.eq(0), offer.eq(selected[:n])]
         for k, info in enumerate(self.routes):
             port_i = getattr(app, info["ports"]["i"]["valid"].rsplit("__", 1)[0])
             port_o = getattr(app, info["ports"]["o"]["valid"].rsplit("__", 1)[0])
             payload = body[receiver.body_slice(k, info["request"]["width"])]
-            m.d.comb += [port_i.valid.eq(selected[k] & pushed),
-                         Value.cast(port_i.payload).eq(payload)]
-            with m.If(port_i.valid & port_i.ready):
-                m.d.sync += [selected[k].eq(0), pushed.eq(0)]
+            m.d.comb += [port_i.valid.eq(offer[k]), Value.cast(port_i.payload).eq(payload)]
+            with m.If(offer[k] & port_i.ready):
+                m.d.sync += offer[k].eq(0)
             # The sender takes whole bytes; the response's padding bits are zero.
             response = getattr(sender, f"s{k}")
             m.d.comb += [response.valid.eq(port_o.valid), port_o.ready.eq(response.ready),

@@ -60,7 +60,10 @@ class UARTRx(wiring.Component):
         timer = Signal(range(divisor))
         # Bit 0 is the start bit, 1..8 the data bits, 9 the stop bit.
         bit = Signal(range(10))
-        shreg = Signal(8)
+        shreg = Signal(8, reset_less=True)
+        # Flags kept beside the counters, so that every decision is one LUT from flip-flops:
+        # `timer == 0`, `bit == 0` and `bit == 9`.
+        timer_zero, at_start, at_stop = Signal(), Signal(), Signal()
 
         m.d.sync += self.error.eq(0)
         with m.If(self.o.ready):
@@ -69,15 +72,17 @@ class UARTRx(wiring.Component):
         with m.If(~busy):
             with m.If(last & ~line):
                 # A start bit's falling edge: sample it again in its middle.
-                m.d.sync += [busy.eq(1), bit.eq(0), timer.eq(divisor // 2 - 1)]
-        with m.Elif(timer != 0):
-            m.d.sync += timer.eq(timer - 1)
+                m.d.sync += [busy.eq(1), bit.eq(0), timer.eq(divisor // 2 - 1),
+                             timer_zero.eq(0), at_start.eq(1), at_stop.eq(0)]
+        with m.Elif(~timer_zero):
+            m.d.sync += [timer.eq(timer - 1), timer_zero.eq(timer == 1)]
         with m.Else():
-            m.d.sync += [timer.eq(divisor - 1), bit.eq(bit + 1)]
-            with m.If(bit == 0):
+            m.d.sync += [timer.eq(divisor - 1), timer_zero.eq(0), bit.eq(bit + 1),
+                         at_start.eq(0), at_stop.eq(bit == 8)]
+            with m.If(at_start):
                 with m.If(line):
                     m.d.sync += busy.eq(0)  # a glitch, not a start bit
-            with m.Elif(bit != 9):
+            with m.Elif(~at_stop):
                 m.d.sync += shreg.eq(Cat(shreg[1:], line))
             with m.Else():
                 m.d.sync += busy.eq(0)
@@ -116,18 +121,25 @@ class UARTTx(wiring.Component):
         # Bits still to finish on the line, the current one included.
         left = Signal(range(11))
         timer = Signal(range(divisor))
+        # Flags kept beside the counters, so that `ready` and the decision to take a byte are
+        # one LUT from flip-flops: `left == 0`, `left == 1` and `timer == 0`.
+        idle = Signal(init=1)
+        last_bit = Signal()
+        timer_zero = Signal()
 
         m.d.comb += [
             self.tx.eq(shreg[0]),
-            self.busy.eq(left != 0),
-            self.i.ready.eq((left == 0) | ((left == 1) & (timer == 0))),
+            self.busy.eq(~idle),
+            self.i.ready.eq(idle | (last_bit & timer_zero)),
         ]
         with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [shreg.eq(Cat(0, self.i.payload)), left.eq(10), timer.eq(divisor - 1)]
-        with m.Elif(left != 0):
-            with m.If(timer != 0):
-                m.d.sync += timer.eq(timer - 1)
+            m.d.sync += [shreg.eq(Cat(0, self.i.payload)), left.eq(10), timer.eq(divisor - 1),
+                         idle.eq(0), last_bit.eq(0), timer_zero.eq(0)]
+        with m.Elif(~idle):
+            with m.If(~timer_zero):
+                m.d.sync += [timer.eq(timer - 1), timer_zero.eq(timer == 1)]
             with m.Else():
                 m.d.sync += [shreg.eq(Cat(shreg[1:], 1)), left.eq(left - 1),
-                             timer.eq(divisor - 1)]
+                             timer.eq(divisor - 1), timer_zero.eq(0),
+                             idle.eq(last_bit), last_bit.eq(left == 2)]
         return m

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from uart_line import decode_levels, drive_levels, uart_levels
 
 from fpgac.backend import app_signature, elaborate, generate_app, pack_leaves, unpack_leaves
-from fpgac.backend.board.link import LinkTop, TagQueues, link_divisor
+from fpgac.backend.board.link import LinkTop, Queue, TagQueues, link_divisor
 from fpgac.driver import compile_file, optimize
 from fpgac.ir import program_to_json
 from fpgac.runtime import model_from_ir
@@ -314,6 +314,60 @@ def test_random_corruption_is_judged_like_the_reference_decoder(mutations, rng):
     _, reference = expected_responses(the_app, line)
     status = status_of(frames)[-1]
     assert (status.rx_frames, status.rx_dropped) == (reference.frames, reference.dropped)
+
+
+# --- the request queue ------------------------------------------------------------------------
+
+def run_queue(dut: Queue, values: list[int], rng: random.Random, *, read_from: int = 0):
+    """Offer ``values`` to ``dut`` and read it at random; return what came out and the levels.
+
+    The reader starts at cycle ``read_from``; the writer offers a value in some
+    cycles and moves on only once it is taken. The second list holds, per
+    cycle, how many values were inside (taken in, not yet read out).
+    """
+    got, inside = [], []
+
+    async def writer(ctx):
+        for value in values:
+            ctx.set(dut.w.payload, value)
+            ctx.set(dut.w.valid, 1)
+            while True:
+                _, _, ready = await ctx.tick().sample(dut.w.ready)
+                if ready:
+                    break
+            ctx.set(dut.w.valid, 0)
+            if rng.randrange(2):
+                await ctx.tick()
+
+    async def reader(ctx):
+        cycle, taken = 0, 0
+        while len(got) < len(values):
+            ready = cycle >= read_from and rng.random() < 0.6
+            ctx.set(dut.r.ready, ready)
+            _, _, valid, payload, w_valid, w_ready = await ctx.tick().sample(
+                dut.r.valid, dut.r.payload, dut.w.valid, dut.w.ready)
+            taken += w_valid and w_ready
+            if valid and ready:
+                got.append(payload)
+            inside.append(taken - len(got))
+            cycle += 1
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(reader)
+    sim.add_testbench(writer, background=True)
+    sim.run()
+    return got, inside
+
+
+@pytest.mark.parametrize("depth, group_bits", [(2, None), (5, None), (8, 4), (9, 3)])
+def test_queue_keeps_order_and_holds_exactly_its_depth(depth, group_bits):
+    # The groups split the entry into memories with their own pointers (as on ECP5).
+    rng = random.Random(depth)
+    values = [rng.getrandbits(10) for _ in range(40)]
+    got, inside = run_queue(Queue(10, depth, group_bits=group_bits), values, rng, read_from=30)
+    assert got == values
+    assert max(inside) == depth
 
 
 # --- the tag queues ---------------------------------------------------------------------------
