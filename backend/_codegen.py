@@ -303,6 +303,15 @@ class _RouteWriter:
                     self.last_use[o] = max(self.last_use.get(o, at), at)
         self.registered_products = {node.id for node in self.graph
                                     if self._registered_product(node)}
+        # Table reads the schedule takes from block RAM (none for a schedule that does not say).
+        self.block_roms = {i for i in getattr(self.schedule, "block_roms", ())
+                           if i not in self.consts and self._live(i)}
+        for i in self.block_roms:
+            at = self.stage[i]
+            assert self.graph[i].op == "rom" and self.n, f"v{i} cannot be a block-RAM read"
+            assert all(self.stage[u] > at for u in self.graph.users(i)
+                       if self.graph[u].op != "output"), \
+                f"v{i} is read from block RAM in stage {at}, but used in that stage"
 
     def _registered_product(self, node) -> bool:
         """Return whether ``node`` is a product a DSP block can take with its registers.
@@ -387,7 +396,10 @@ class _RouteWriter:
         name = f"v{node.id}"
         self.emit(self.comment(node))
         if node.op == "rom":
-            self.rom(node, ops[0])
+            if node.id in self.block_roms:
+                self.block_rom(node, ops[0], at)
+            else:
+                self.rom(node, ops[0])
             return
         if node.op == "select":
             self.select(node, ops)
@@ -495,25 +507,61 @@ class _RouteWriter:
         # memory's initial contents are valid; the reachable ones are unchanged.
         return tuple(node.type.wrap(v) for v in node.attrs["values"])
 
-    def rom(self, node, index: _Operand) -> None:
-        """Emit a ROM as a memory with an asynchronous read port, 0 outside the table."""
+    def memory(self, node) -> tuple[str, int]:
+        """Emit the memory holding a table read's values; return its name and depth."""
         self.module.uses_memory = True
-        name, values = f"v{node.id}", self._rom_values(node)
+        values = self._rom_values(node)
         table = self.module.table(values, _span_text(node.span) if node.span else "")
         mem = f"rom_v{node.id}"
         self.emit(f"m.submodules.{mem} = {mem} = Memory(shape={_shape(node.type)}, "
                   f"depth={len(values)}, init={table})")
+        return mem, len(values)
+
+    @staticmethod
+    def inside(index: _Operand, depth: int) -> str | None:
+        """Return the condition that ``index`` is inside a table of ``depth`` entries, if
+        it can be outside."""
+        terms = []
+        if index.ty.signed:
+            terms.append(f"({index} >= 0)")
+        if index.ty.max >= depth:
+            terms.append(f"({index} < {depth})")
+        return " & ".join(terms) or None
+
+    def rom(self, node, index: _Operand) -> None:
+        """Emit a ROM as a memory with an asynchronous read port, 0 outside the table."""
+        name = f"v{node.id}"
+        mem, depth = self.memory(node)
         self.emit(f'{mem}_read = {mem}.read_port(domain="comb")')
         self.emit(f"{name} = Signal({_shape(node.type)})")
-        inside = []
-        if index.ty.signed:
-            inside.append(f"({index} >= 0)")
-        if index.ty.max >= len(values):
-            inside.append(f"({index} < {len(values)})")
         data = f"{mem}_read.data"
+        inside = self.inside(index, depth)
         if inside:
-            data = f"Mux({' & '.join(inside)}, {data}, 0)"
+            data = f"Mux({inside}, {data}, 0)"
         self.emit_comb(f"{mem}_read.addr.eq({index})", f"{name}.eq({data})")
+
+    def block_rom(self, node, index: _Operand, at: int) -> None:
+        """Emit a ROM in block RAM: a registered read whose data is the next stage's register.
+
+        The read port loads the entry at ``index`` whenever the pipeline advances, as the
+        pipeline register after this stage would: the same values, cycle for cycle. Outside
+        the table the data is 0, through a registered in-range flag.
+        """
+        data = f"v{node.id}_s{at + 1}"
+        mem, depth = self.memory(node)
+        self.emit(f"# The block RAM's read register is the pipeline register `{data}`.")
+        self.emit(f'{mem}_read = {mem}.read_port(domain="sync")')
+        self.emit_comb(f"{mem}_read.addr.eq({index})", f"{mem}_read.en.eq(advance)")
+        self.emit(f"{data} = Signal({_shape(node.type)})")
+        inside = self.inside(index, depth)
+        if inside is None:
+            self.emit_comb(f"{data}.eq({mem}_read.data)")
+            return
+        flag = f"v{node.id}_inside_s{at + 1}"
+        self.emit(f"{flag} = Signal(reset_less=True)")
+        self.emit("with m.If(advance):")
+        self.emit(f"m.d.sync += {flag}.eq({inside})", 3)
+        self.emit_comb(f"{data}.eq(Mux({flag}, {mem}_read.data, 0))")
 
     def select(self, node, ops: list[_Operand]) -> None:
         """Emit ``select`` as a switch over the index; no case matches outside: 0."""
@@ -614,6 +662,8 @@ class _RouteWriter:
             nid = node.id
             if nid in self.registered_products and self.stage[nid] == s:
                 continue  # loaded by `registered_product` in its stage
+            if nid in self.block_roms and self.stage[nid] == s:
+                continue  # the block RAM's read register
             if nid in self.last_use and self.stage[nid] <= s < self.last_use[nid]:
                 reg = f"v{nid}_s{s + 1}"
                 self.emit(f"{reg} = Signal({_shape(node.type)}, reset_less=True)")

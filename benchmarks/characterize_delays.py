@@ -69,6 +69,11 @@ TARGETS = {
         # 48 MHz stage, so that a product in a DSP gets a stage of its own.
         "dsp": {"name": "SB_MAC16", "a_width": 16, "b_width": 16, "min_result_width": 11,
                 "delay_ns": 15.0, "count": 8},
+        # Tables of at least half a block (2 kbit) are block-RAM ROMs with a registered
+        # read (docs/scheduling.md, "Tables"). nextpnr's critical path in QoR builds of
+        # such cores is elsewhere (104 MHz with a block after each of 8 stages): an estimate.
+        "block_ram": {"name": "SB_RAM40_4K", "bits": 4096, "min_bits": 2048,
+                      "output_ns": 3.0, "setup_ns": 0.5, "count": 30},
     },
     "ecp5": {
         "device": "LFE5U-85F-6-CABGA381",
@@ -86,6 +91,11 @@ TARGETS = {
                 # Measured in QoR builds: the block's clock-to-out and routing out of it
                 # take this much longer than a fabric register's.
                 "count": 156, "output_ns": 1.1},
+        # Half a DP16KD (9 kbit). Without its output register the block's data comes
+        # 5.6 ns after the clock edge and routes 0.9 ns to a fabric register (a QoR build:
+        # 153 MHz with nothing in between): the data fills most of a 150 MHz stage.
+        "block_ram": {"name": "DP16KD", "bits": 18432, "min_bits": 9216,
+                      "output_ns": 6.0, "setup_ns": 0.2, "count": 208},
     },
 }
 
@@ -349,6 +359,14 @@ def fit_target(target: str, rows: list[dict]) -> dict:
             },
         }
     lut_rel = np.abs(lut_intercept + lut_level * levels - periods) / periods
+    first_level = float(periods[0]) - overhead
+    # A table in LUTs is timed by LUT levels: one up to four index bits, then so many per
+    # further bit. A measured ROM sits behind one XOR level (the XOR after it folds into
+    # its last LUT), so its own levels are the path's levels but one.
+    roms = [(r["model_width"], (r["period_ns"] - overhead - first_level) / lut_level)
+            for r in rows if r["key"] == "rom" and r["model_width"] > 4]
+    rom_per_bit = (sum((k - 4) * (levels - 1) for k, levels in roms)
+                   / sum((k - 4) ** 2 for k, _ in roms)) if roms else 1.0
     model = {
         "target": target,
         "device": TARGETS[target]["device"],
@@ -364,12 +382,15 @@ def fit_target(target: str, rows: list[dict]) -> dict:
         # Bitwise cones are timed by their LUT depth (compiler/scheduling/lut_timing.py):
         # one level per LUT, the first one after a register as measured alone.
         "lut_mapping": {"inputs": 4, "level_ns": round(float(lut_level), 4),
-                        "first_level_ns": round(float(periods[0]) - overhead, 4)},
+                        "first_level_ns": round(first_level, 4),
+                        "rom_free_bits": 4, "rom_levels_per_bit": round(rom_per_bit, 3)},
         "chained_add_ns": TARGETS[target]["chained_add_ns"],
         "ops": ops,
         "source": f"benchmarks/characterize_delays.py; measurements in "
                   f"benchmarks/results/delays_{target}.csv",
     }
+    if "block_ram" in TARGETS[target]:
+        model["block_ram"] = dict(TARGETS[target]["block_ram"])
     dsp = TARGETS[target].get("dsp")
     if dsp is not None:
         model["dsp"] = dict(dsp)

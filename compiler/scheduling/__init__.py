@@ -5,12 +5,14 @@
 graph it refers to (a rewritten copy when a slow operation had to be split).
 """
 
-from .delay_model import TARGETS, DelayModel, DspBlock, LutMapping, OpDelay
+from .delay_model import TARGETS, BlockRam, DelayModel, DspBlock, LutMapping, OpDelay
 from .dsp import dsp_products, fuse_constant_products, limit_dsp_products, lut_cost
 from .lut_timing import LutTimer
 from .schedule import Schedule, ScheduleError
 from .scheduler import (
     asap_stages,
+    block_rom_pairs,
+    block_rom_reads,
     mapped_asap_stages,
     registered_dsp_pairs,
     schedule,
@@ -20,7 +22,8 @@ from .scheduler import (
 from .split import SPLITTABLE, split_slow_ops
 
 __all__ = [
-    "DelayModel", "DspBlock", "LutMapping", "LutTimer", "OpDelay", "fuse_constant_products",
+    "BlockRam", "DelayModel", "DspBlock", "LutMapping", "LutTimer", "OpDelay",
+    "block_rom_pairs", "block_rom_reads", "fuse_constant_products",
     "TARGETS", "Schedule", "ScheduleError", "schedule", "asap_stages", "mapped_asap_stages",
     "registered_dsp_pairs", "schedule_app", "timing_constraints", "split_slow_ops", "SPLITTABLE",
     "dsp_products", "limit_dsp_products", "lut_cost",

@@ -13,15 +13,16 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 from ..ir.graph import Graph, Node
 from ..ir.ops import OPS
-from .lut_timing import LutTimer, is_bit_level
+from .lut_timing import LutTimer, is_bit_level, rom_bit_functions
 
-__all__ = ["DelayModel", "DspBlock", "LutMapping", "OpDelay", "TARGETS"]
+__all__ = ["BlockRam", "DelayModel", "DspBlock", "LutMapping", "OpDelay", "TARGETS"]
 
 #: The targets that ship a model.
 TARGETS = ("ice40", "ecp5", "generic")
@@ -95,17 +96,49 @@ class DspBlock:
 
 
 @dataclass(frozen=True)
+class BlockRam:
+    """A block RAM that holds a large table as a ROM read through its own register.
+
+    A table of at least ``min_bits`` bits (entries times the entry's width) is a
+    block-RAM ROM: its address is computed in a stage, and the data is registered by
+    the block at that stage's boundary (a registered read), so its users are in later
+    stages. ``output_ns`` is how much later than a fabric register's the read data
+    reaches the logic after it (the block's clock-to-out and the routing out of it);
+    ``setup_ns`` how much earlier than a fabric register's input the address must be
+    there. ``bits`` is one block's size; ``count`` the device's blocks.
+    """
+
+    name: str
+    bits: int
+    min_bits: int
+    output_ns: float = 0.0
+    setup_ns: float = 0.0
+    count: int | None = None
+
+
+@dataclass(frozen=True)
 class LutMapping:
     """How synthesis maps bitwise logic: ``inputs``-input LUTs, ``level_ns`` per level.
 
     ``first_level_ns`` is one LUT straight after a register (its input needs no
     routing hop of its own). With a mapping, the delay of bitwise cones follows
     their LUT depth (:mod:`.lut_timing`) instead of a formula per operation.
+
+    A table in LUTs (a ``rom``) whose index has ``k`` bits is a ``k``-input function
+    per result bit: one LUT level up to ``rom_free_bits`` index bits, then
+    ``rom_levels_per_bit`` more levels per further index bit (:meth:`rom_levels`;
+    fitted to measured random tables).
     """
 
     inputs: int
     level_ns: float
     first_level_ns: float
+    rom_free_bits: int = 4
+    rom_levels_per_bit: float = 1.0
+
+    def rom_levels(self, index_bits: int) -> float:
+        """Return the LUT levels of a table in LUTs with ``index_bits`` index bits."""
+        return 1.0 + self.rom_levels_per_bit * max(0, index_bits - self.rom_free_bits)
 
 
 @dataclass(frozen=True)
@@ -125,6 +158,8 @@ class DelayModel:
     #: The delay of an addition or comparison chained behind an addition in the same
     #: stage: its carry chain ripples right behind the first one (bit-level timing only).
     chained_add_ns: float | None = None
+    #: The target's block RAM, if large tables become block-RAM ROMs.
+    block_ram: BlockRam | None = None
     data: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # -- loading ----------------------------------------------------------------------------
@@ -156,12 +191,18 @@ class DelayModel:
                            dsp.get("count"), dsp.get("output_ns", 0.0))
         luts = data.get("lut_mapping")
         if luts is not None:
-            luts = LutMapping(luts["inputs"], luts["level_ns"], luts["first_level_ns"])
+            luts = LutMapping(luts["inputs"], luts["level_ns"], luts["first_level_ns"],
+                              luts.get("rom_free_bits", luts["inputs"]),
+                              luts.get("rom_levels_per_bit", 1.0))
+        ram = data.get("block_ram")
+        if ram is not None:
+            ram = BlockRam(ram["name"], ram["bits"], ram["min_bits"], ram.get("output_ns", 0.0),
+                           ram.get("setup_ns", 0.0), ram.get("count"))
         return cls(target=data["target"], register_overhead_ns=data["register_overhead_ns"],
                    lut_level_ns=data["lut_level_ns"], ops=ops,
                    default_clock_mhz=data.get("default_clock_mhz", 100.0),
                    device=data.get("device", ""), dsp=dsp, lut_mapping=luts,
-                   chained_add_ns=data.get("chained_add_ns"), data=data)
+                   chained_add_ns=data.get("chained_add_ns"), block_ram=ram, data=data)
 
     # -- delays -----------------------------------------------------------------------------
 
@@ -211,16 +252,52 @@ class DelayModel:
         return self.dsp.fits(a.width, getattr(a, "signed", False), b.width,
                              getattr(b, "signed", False), node.type.width)
 
-    def timer(self, graph: Graph) -> LutTimer:
-        """Return a :class:`LutTimer` of ``graph`` under this model (which has a LUT mapping)."""
+    def timer(self, graph: Graph, block_roms: Collection[int] | None = None) -> LutTimer:
+        """Return a :class:`LutTimer` of ``graph`` under this model (which has a LUT mapping).
+
+        ``block_roms`` are the ``rom`` nodes read from block RAM, through its register;
+        by default every table this model puts in block RAM (:meth:`block_rom`).
+        """
         assert self.lut_mapping is not None, f"`{self.target}` has no LUT mapping"
         m = self.lut_mapping
+        if block_roms is None:
+            def in_block_ram(node_id: int) -> bool:
+                return self.block_rom(graph[node_id])
+        else:
+            block_roms = frozenset(block_roms) if self.block_ram is not None else frozenset()
+
+            def in_block_ram(node_id: int) -> bool:
+                return node_id in block_roms
+
+        def register_delay(node: Node) -> float:
+            if in_block_ram(node.id):
+                return self.block_ram.output_ns
+            return self.dsp.output_ns if self.registered_dsp(node, graph) else 0.0
+
         return LutTimer(graph, inputs=m.inputs, level_ns=m.level_ns,
                         first_level_ns=m.first_level_ns,
                         op_delay=lambda node: self.op_delay(node, graph),
                         chained_add_ns=self.chained_add_ns,
-                        register_delay=lambda node: (self.dsp.output_ns
-                                                     if self.registered_dsp(node, graph) else 0.0))
+                        register_delay=register_delay, rom_levels=m.rom_levels,
+                        in_block_ram=in_block_ram,
+                        block_setup_ns=self.block_ram.setup_ns if self.block_ram else 0.0)
+
+    def block_rom(self, node: Node) -> bool:
+        """Return whether ``node`` reads a table that this target keeps in block RAM.
+
+        That is a table of at least the block RAM's ``min_bits`` (its entries times the
+        width of the value read) that is not cheap logic: a table whose every bit is an
+        XOR of index bits (a CRC table) or a function of at most one LUT's inputs stays
+        in LUTs whatever its size, where it is small and fast.
+        """
+        if node.op != "rom" or self.block_ram is None:
+            return False
+        values, width = tuple(node["values"]), node.type.width
+        if len(values) * width < self.block_ram.min_bits:
+            return False
+        inputs = self.lut_mapping.inputs if self.lut_mapping is not None else 4
+        return not all(kind == "affine" or len(support) <= inputs
+                       for kind, support, _ in rom_bit_functions(values, width))
 
     def registered_dsp(self, node: Node, graph: Graph) -> bool:
         """Return whether ``node`` is a product in a DSP block with its own registers."""
@@ -229,13 +306,16 @@ class DelayModel:
     def delay(self, node: Node, graph: Graph) -> float:
         """Return the estimated delay of ``node`` alone, its operands registered (ns).
 
-        With a LUT mapping, a bitwise node costs the LUT levels of its own bits
-        (:mod:`.lut_timing`); otherwise, and for every other op, its formula.
+        With a LUT mapping, a bitwise node or a table costs the LUT levels of its own bits
+        (:mod:`.lut_timing`; a table in block RAM, its address's setup); otherwise, and for
+        every other op, its formula.
         """
-        if self.lut_mapping is not None and is_bit_level(node, graph):
+        if self.lut_mapping is not None and (is_bit_level(node, graph) or node.op == "rom"):
             timer = self.timer(graph)
             for o in node.operands:
-                timer.stage[o] = -1  # registers
+                # Fabric registers: a block's own output register (a DSP's, a block RAM's)
+                # is slower, but a node can always be put a stage further from it.
+                timer.stage[o] = -2
             return timer.place(node.id, 0)
         return self.op_delay(node, graph)
 

@@ -19,24 +19,34 @@ structural one, like the mapper's: a cone that is a balanced tree gets about
 ``log_k`` of its support in levels, a long chain about its length over what one LUT
 can absorb.
 
+A table read in LUTs (``rom``) is a function of its index bits per result bit: a
+gate of them when they fit one LUT (so it merges with the logic around it), else
+the model's LUT levels for that many index bits after the latest of them. A table in
+block RAM is read through the block's register: its address must arrive by the end
+of its stage (plus the block's setup), and its data arrives in the next stage a
+little later than a fabric register's (``register_delay``).
+
 Every other operation (additions, comparisons in carry chains, products, dividers,
-ROMs, counts, shifts by a variable amount) keeps its fitted delay from the model:
+counts, shifts by a variable amount) keeps its fitted delay from the model:
 it starts when its last operand bit arrives, and its result bits are new signals
 arriving when it finishes. Stage boundaries cut the cones: a value from an earlier
 stage is a register, whose bits are new signals that arrive at the register's
 clock-to-out (the model's ``first_level_ns - level_ns``, so that one LUT right
-after a register costs ``first_level_ns``, as measured).
+after a register costs ``first_level_ns``, as measured). A register that a block
+(a DSP's product, a block RAM's data) provides right at the end of its node's stage
+arrives ``register_delay(node)`` later; copies in later stages are fabric registers.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 
 from ..ir.graph import Graph, Node
 from ..ir.ops import OPS
 
-__all__ = ["LutTimer", "BIT_LEVEL_OPS", "is_bit_level"]
+__all__ = ["LutTimer", "BIT_LEVEL_OPS", "is_bit_level", "rom_bit_functions"]
 
 #: Ops whose result bits are LUT logic of their operand bits (with constant shift
 #: amounts where they take one).
@@ -61,6 +71,40 @@ def is_bit_level(node: Node, graph: Graph) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=64)
+def rom_bit_functions(values: tuple[int, ...],
+                      width: int) -> tuple[tuple[str, tuple[int, ...], int], ...]:
+    """Return, per result bit of a table, what function of the index bits it is.
+
+    Each is ``(kind, support, constant)``: ``support`` the index bits it depends on
+    (entries past the table read as 0, as the hardware gives 0 there); ``kind`` is
+    ``"affine"`` when the bit is ``constant`` XOR the XOR of its support bits (a CRC
+    table's bits are), else ``"any"``.
+    """
+    used = max(1, (len(values) - 1).bit_length())
+    mask = (1 << width) - 1
+    table = [v & mask for v in values] + [0] * ((1 << used) - len(values))
+    result = []
+    for b in range(width):
+        column = [v >> b & 1 for v in table]
+        support = tuple(j for j in range(used)
+                        if any(column[i] != column[i | 1 << j]
+                               for i in range(len(column)) if not i >> j & 1))
+        base = column[0]
+        flips = [column[1 << j] ^ base for j in range(used)]
+        affine = all(column[i] == base ^ _parity(i, flips) for i in range(len(column)))
+        result.append(("affine" if affine else "any", support, base))
+    return tuple(result)
+
+
+def _parity(i: int, flips: list[int]) -> int:
+    parity = 0
+    for j, flip in enumerate(flips):
+        if i >> j & 1:
+            parity ^= flip
+    return parity
+
+
 def _flip(signal: int) -> int:
     """Return the inverse of ``signal``."""
     if signal < 0:
@@ -79,7 +123,10 @@ class LutTimer:
 
     def __init__(self, graph: Graph, *, inputs: int, level_ns: float, first_level_ns: float,
                  op_delay: Callable[[Node], float], chained_add_ns: float | None = None,
-                 register_delay: Callable[[Node], float] = lambda node: 0.0):
+                 register_delay: Callable[[Node], float] = lambda node: 0.0,
+                 rom_levels: Callable[[int], float] | None = None,
+                 in_block_ram: Callable[[int], bool] = lambda node_id: False,
+                 block_setup_ns: float = 0.0):
         self.graph = graph
         self.k = inputs
         self.level_ns = level_ns
@@ -88,6 +135,15 @@ class LutTimer:
         self.op_delay = op_delay
         self.chained_add_ns = chained_add_ns
         self.register_delay = register_delay
+        #: The LUT levels of a table in LUTs, by index bits (default: one per bit beyond k).
+        self.rom_levels = rom_levels or (lambda bits: 1.0 + max(0, bits - inputs))
+        #: Whether a ``rom`` node is read from block RAM through its register, and the
+        #: address's setup there.
+        self.in_block_ram = in_block_ram
+        self.block_setup_ns = block_setup_ns
+        #: Block-RAM reads that can fall outside their table: per node, whether its data is
+        #: and-ed with a registered in-range bit in the stage after the read.
+        self._guarded: set[int] = set()
         #: Per signal id of a bit of an addition's result: the bit's position in it.
         self._sum_bit: dict[int, int] = {}
         self.stage: dict[int, int] = {}
@@ -186,8 +242,15 @@ class LutTimer:
             return self._bits[operand]
         key = (operand, stage)
         if key not in self._registers:
-            t = self.register_ns + self.register_delay(node)
-            self._registers[key] = tuple(self._new(t) for _ in range(node.type.width))
+            # Only the register right after the node's stage can be a block's own; the
+            # copies in later stages are fabric registers.
+            own = stage == self.stage[operand] + 1
+            t = self.register_ns + (self.register_delay(node) if own else 0.0)
+            bits = tuple(self._new(t) for _ in range(node.type.width))
+            if own and operand in self._guarded:  # 0 outside the table: a registered flag
+                inside = self._new(self.register_ns)
+                bits = tuple(self._and(b, inside) for b in bits)
+            self._registers[key] = bits
         return self._registers[key]
 
     def place(self, node_id: int, stage: int) -> float:
@@ -208,7 +271,9 @@ class LutTimer:
                 return bits[i]
             return bits[-1] if signed[k] and bits else ZERO
 
-        if is_bit_level(node, self.graph):
+        if node.op == "rom":
+            bits, arrival = self._rom(node, operands[0], signed[0])
+        elif is_bit_level(node, self.graph):
             bits = self._bit_level(node, bit, operands)
             arrival = max((self._finish(s) for s in bits), default=0.0)
         else:
@@ -277,6 +342,57 @@ class LutTimer:
             result = _flip(differ) if op == "eq" else differ
             return (result,) + (ZERO,) * (width - 1)
         raise AssertionError(f"no bit-level rule for {op}")
+
+    def _rom(self, node: Node, index: tuple[int, ...],
+             signed: bool) -> tuple[tuple[int, ...], float]:
+        """Return the bits of a table read and its arrival.
+
+        In LUTs each result bit is a function of the index bits it depends on (its
+        support, read off the table: :func:`rom_bit_functions`): a constant, an XOR of
+        them when the bit is affine in them (as in a CRC table), one LUT when they fit
+        one, else the model's LUT levels for that many inputs after the latest of them.
+        It is and-ed with "the index is in the table" when the index can be outside (its
+        higher bits, or its sign, must be zero). In block RAM, the node arrives when its
+        address (and that flag) must be there; its bits are the block's register, in the
+        next stage.
+        """
+        entries = len(node["values"])
+        used = max(1, (entries - 1).bit_length())
+        low = list(index[:used]) + [ZERO] * (used - len(index))
+        guard = [s for s in index[used:] if s >= 0]
+        if signed and len(index) <= used and index and index[-1] >= 0:
+            guard.append(index[-1])
+        if self.in_block_ram(node.id):
+            if guard:
+                self._guarded.add(node.id)
+            ready = max((self._finish(s) for s in low + guard if s >= 0), default=0.0)
+            arrival = max(ready, 0.0) + self.block_setup_ns
+            # Not read in this stage (the schedule puts its users later): opaque bits.
+            bits = tuple(self._new(arrival + self.register_ns) for _ in range(node.type.width))
+            return bits, arrival
+        bits = []
+        for kind, support, constant in rom_bit_functions(tuple(node["values"]),
+                                                         node.type.width):
+            inputs = [low[j] for j in support]
+            if kind == "affine":
+                value = self._reduce(inputs or [ZERO], self._xor)
+                bits.append(_flip(value) if constant else value)
+                continue
+            inputs = [s for s in inputs if s >= 0]
+            ids = sorted({s >> 1 for s in inputs})
+            if len(ids) <= 1:  # a constant entry bit's function of one bit: a wire
+                bits.append(inputs[0] if inputs else ZERO)
+            elif len(ids) <= self.k:
+                bits.append(self._gate(inputs))
+            else:
+                start = max(self._time[i] for i in ids)
+                t = start + self.rom_levels(len(ids)) * self.level_ns
+                bits.append(self._new(t, [(frozenset(ids), start)]))
+        if guard:
+            inside = _flip(self._reduce(guard, self._or))
+            bits = [self._and(b, inside) for b in bits]
+        bits = tuple(bits)
+        return bits, max((self._finish(s) for s in bits), default=0.0)
 
     def _select(self, node: Node, bit, operands) -> tuple[int, ...]:
         index = list(operands[0])

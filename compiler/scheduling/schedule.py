@@ -43,6 +43,9 @@ class Schedule:
     clock_mhz: float | None = None
     #: The target of the delay model it was made with.
     target: str | None = None
+    #: The ``rom`` nodes read from block RAM through its register: the pipeline register
+    #: after each one's stage is the block's (see :func:`.scheduler.block_rom_reads`).
+    block_roms: frozenset[int] = frozenset()
 
     @property
     def latency(self) -> int:
@@ -97,7 +100,7 @@ class Schedule:
         """
         graph = self.graph if graph is None else graph
         if model.lut_mapping is not None:
-            timer = model.timer(graph)
+            timer = model.timer(graph, self.block_roms)
             for node in graph:
                 timer.place(node.id, self.stage[node.id])
             return timer.arrival

@@ -44,7 +44,7 @@ from .schedule import EPSILON_NS, Schedule
 from .split import split_slow_ops
 
 __all__ = ["schedule", "schedule_app", "asap_stages", "mapped_asap_stages", "registered_dsp_pairs",
-           "timing_constraints"]
+           "block_rom_pairs", "block_rom_reads", "timing_constraints"]
 
 
 def schedule_app(graphs: dict[str, Graph], *, model: DelayModel,
@@ -98,7 +98,9 @@ def schedule(graph: Graph, *, model: DelayModel, clock_mhz: float | None = None,
     if stages is not None:
         if dsp_budget is not None:
             graph = limit_dsp_products(graph, model, dsp_budget)
-        return _schedule_stages(graph, model, stages)
+        result = _schedule_stages(graph, model, stages)
+        result.block_roms = block_rom_reads(graph, result.stage, result.n_stages, model)
+        return result
     if clock_mhz is None:
         clock_mhz = model.default_clock_mhz
     if not clock_mhz > 0:
@@ -121,7 +123,8 @@ def schedule(graph: Graph, *, model: DelayModel, clock_mhz: float | None = None,
         asap, delays = mapped_asap_stages(graph, model, budget)
         n = max(asap.values(), default=0) + 1
         stage = _mapped_min_register_schedule(graph, model, delays, budget, n, asap)
-    result = Schedule(graph, stage, n, clock_mhz=clock_mhz, target=model.target)
+    result = Schedule(graph, stage, n, clock_mhz=clock_mhz, target=model.target,
+                      block_roms=block_rom_reads(graph, stage, n, model))
     result.verify()
     result.verify_timing(None, 1000.0 / clock_mhz, model)
     return result
@@ -158,14 +161,17 @@ def mapped_asap_stages(graph: Graph, model: DelayModel,
     the placement's arrival times again, which is what the register minimization needs.
     """
     timer = model.timer(graph)
-    apart = set(registered_dsp_pairs(graph, model))
+    apart = set(registered_dsp_pairs(graph, model) + block_rom_pairs(graph, model))
     stage: dict[int, int] = {}
     delays: dict[int, float] = {}
     for node in graph:
         ops = [o for o in node.operands if graph[o].op != "const"]
         s = max((stage[o] + ((o, node.id) in apart) for o in ops), default=0)
         t = timer.place(node.id, s)
-        if t > budget + EPSILON_NS and any(stage[o] == s for o in ops):
+        # One stage later helps when an operand is computed in this stage, or comes from a
+        # block's own register (slower than a fabric one) at this stage's start.
+        if t > budget + EPSILON_NS and any(
+                stage[o] == s or (stage[o] == s - 1 and (o, node.id) in apart) for o in ops):
             s += 1
             t = timer.place(node.id, s)
         stage[node.id] = s
@@ -188,6 +194,34 @@ def registered_dsp_pairs(graph: Graph, model: DelayModel) -> list[tuple[int, int
             pairs += [(o, node.id) for o in node.operands if graph[o].op != "const"]
             pairs += [(node.id, u) for u in graph.users(node.id) if graph[u].op != "output"]
     return pairs
+
+
+def block_rom_pairs(graph: Graph, model: DelayModel) -> list[tuple[int, int]]:
+    """Return the pairs ``(rom, user)`` a block RAM's read register puts in different stages.
+
+    A table in block RAM (:meth:`DelayModel.block_rom`) is read through the block's
+    register: its address is computed in its stage, and its data is that stage's
+    pipeline register, so every user is in a later stage. (An output reads the
+    register anyway.)
+    """
+    return [(node.id, u) for node in graph if model.block_rom(node)
+            for u in graph.users(node.id) if graph[u].op != "output"]
+
+
+def block_rom_reads(graph: Graph, stage: dict[int, int], n_stages: int,
+                    model: DelayModel) -> frozenset[int]:
+    """Return the table reads of a schedule that the backend takes from block RAM.
+
+    They are the tables the model puts in block RAM whose users are all in later
+    stages (outputs aside): the block's read register is then the pipeline register
+    after the read's stage. Any other table read is a ROM in LUTs.
+    """
+    if n_stages == 0:
+        return frozenset()
+    return frozenset(
+        node.id for node in graph if model.block_rom(node)
+        and all(stage[u] > stage[node.id] for u in graph.users(node.id)
+                if graph[u].op != "output"))
 
 
 def _fits(graph: Graph, delays: dict[int, float], budget: float, n: int) -> bool:
@@ -295,7 +329,7 @@ def _mapped_min_register_schedule(graph: Graph, model: DelayModel, delays: dict[
     and the minimization runs again. If that does not converge, the as-soon-as-possible
     placement (which meets the budget by construction) is the schedule.
     """
-    extra = registered_dsp_pairs(graph, model)
+    extra = registered_dsp_pairs(graph, model) + block_rom_pairs(graph, model)
     for _ in range(_REPAIR_ROUNDS):
         try:
             stage = _min_register_schedule(graph, delays, budget, n, extra)

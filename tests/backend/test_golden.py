@@ -40,6 +40,22 @@ def test_golden_lookup_app():
     _check("lookup_app.py.txt", generate_app(program, schedules))
 
 
+def test_golden_block_ram_reads():
+    # A table read from block RAM: a synchronous read port whose data is the register
+    # after its stage, and one whose index can leave the table (a registered flag).
+    program = example("lookup.py")
+    schedules = {}
+    for route in program.routes:
+        sched = asap_schedule(route.graph, 2)
+        sched.block_roms = frozenset(
+            n.id for n in route.graph if n.op == "rom"
+            and all(sched.stage[u] > sched.stage[n.id] for u in route.graph.users(n.id)
+                    if route.graph[u].op != "output"))
+        schedules[route.path] = sched
+    assert any(s.block_roms for s in schedules.values())
+    _check("lookup_block_ram_app.py.txt", generate_app(program, schedules))
+
+
 @pytest.mark.parametrize("n_stages", [0, 3])
 def test_golden_luma_route(n_stages):
     route = example("imaging.py").route("/luma")

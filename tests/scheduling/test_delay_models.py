@@ -80,7 +80,7 @@ def test_widths_and_free_operations():
             assert model.delay(g[node_id], g) == model.dsp.delay_ns
             continue
         assert model.op_delay(g[node_id], g) == model.key_delay(key, width)
-        if g[node_id].op not in ("select", "mux"):  # LUT logic: timed by its LUT levels
+        if g[node_id].op not in ("select", "mux", "rom"):  # LUT logic: timed by LUT levels
             assert model.delay(g[node_id], g) == model.key_delay(key, width)
     # Wiring and inversions cost nothing.
     for node_id in (g.add("shr", (x, c)), g.add("and", (x, c)), g.add("xor", (c, x)),
