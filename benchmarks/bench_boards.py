@@ -1,0 +1,86 @@
+"""Build every example for both boards and print routed timing and resources side by side.
+
+    python benchmarks/bench_boards.py [--only imaging crc] [--board icebreaker]
+
+Each example module in examples/ is built for the iCEBreaker (iCE40 UP5K, 48
+MHz) and the ULX3S (ECP5-85F, 150 MHz), those in examples/ecp5/ for the ULX3S
+only, with the host link, by `fpgac build` (the same flow, the same cache: a
+build already made is reused). The table shows whether nextpnr's routed Fmax
+meets the clock, the logic cells, flip-flops, DSPs and block RAMs used, and
+the build time; a build that does not fit the FPGA says so. Results are
+written to benchmarks/results/boards.txt; the exit status is 1 if any
+example misses its clock or does not fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from fpgac.build import BuildError, build_bundle
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+BOARDS = {"icebreaker": 48.0, "ulx3s-85f": 150.0}
+
+
+def jobs(only: list[str] | None, boards: list[str]) -> list[tuple[Path, str]]:
+    """Return (example, board) pairs: examples/*.py on both boards, examples/ecp5/ on ULX3S."""
+    both = sorted(EXAMPLES.glob("*.py"))
+    ecp5 = sorted(EXAMPLES.glob("ecp5/*.py"))
+    pairs = [(p, b) for b in boards for p in both + (ecp5 if b == "ulx3s-85f" else [])]
+    return [(p, b) for p, b in pairs if not only or p.stem in only]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", help="example names (file stems)")
+    parser.add_argument("--board", choices=sorted(BOARDS), action="append",
+                        help="only this board (repeatable)")
+    args = parser.parse_args(argv)
+    console = Console(width=140)
+    table = Table(title="Every example on both boards, host link included (nextpnr, routed)")
+    for column in ("example", "board", "clock MHz", "Fmax MHz", "met", "logic cells", "FFs",
+                   "DSPs", "BRAMs", "build s"):
+        table.add_column(column, justify="left" if column in ("example", "board") else "right")
+    failures = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for path, board in jobs(args.only, args.board or sorted(BOARDS)):
+            name = path.relative_to(EXAMPLES).with_suffix("").as_posix()
+            console.log(f"building {name} for {board}")
+            started = time.perf_counter()
+            out = Path(tmp) / f"{name.replace('/', '_')}-{board}"
+            try:
+                build = build_bundle(path, board, out=out, allow_timing_failure=True).build
+            except BuildError as e:
+                failures += 1
+                reason = "does not fit" if "no BELs remaining" in str(e) else "build failed"
+                table.add_row(name, board, f"{BOARDS[board]:g}", "-", reason, "-", "-", "-", "-",
+                              f"{time.perf_counter() - started:.0f}")
+                continue
+            clock = next(iter(build["clocks"].values()))
+            failures += not clock["met"]
+            res = build["resources"]
+            table.add_row(
+                name, board, f"{clock['constraint_mhz']:.1f}", f"{clock['achieved_mhz']:.1f}",
+                "yes" if clock["met"] else "NO",
+                f"{res['logic_cells']['used']:,}/{res['logic_cells']['available']:,}",
+                f"{res['ffs']:,}", f"{res['dsps']['used']}/{res['dsps']['available']}",
+                f"{res['brams']['used']}/{res['brams']['available']}",
+                f"{time.perf_counter() - started:.0f}")
+    console.print(table)
+    results = ROOT / "benchmarks" / "results" / "boards.txt"
+    if not args.only and not args.board:
+        with results.open("w") as f:
+            Console(file=f, width=140, color_system=None).print(table)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
