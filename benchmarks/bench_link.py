@@ -26,6 +26,15 @@ escapes lengthen a few frames, which the ratio counts against the link. The
 last column is the wall-clock rate, which the simulator's speed bounds, not
 the link's.
 
+With ``--corrupt P`` the line flips a bit in each byte with probability P, both
+ways, and only the runtime host runs (the frames host does not resend): the
+ratio is then the link's goodput on a damaged line, with every response still
+checked. Its bar is the clean line's bar times the share of requests whose
+frame and answer both cross intact, about the best any resending host can
+do. The simulator then sleeps after 10,000 idle cycles instead of a million,
+so that the host's timeouts at the tail of a run, real seconds that a slow
+simulation would fill with idle cycles, do not count as link time.
+
 Run ``python benchmarks/bench_link.py`` (the routes of ``examples/imaging.py``);
 ``--file crc.py --route /crc32`` for others, ``--n`` requests per route.
 """
@@ -51,7 +60,7 @@ from fpgac.backend.board.link import LinkTop
 from fpgac.backend.board.virtual import write_virtual_board
 from fpgac.bundle import write_bundle
 from fpgac.driver import compile_file, optimize
-from fpgac.runtime import finish_bundle, load, model_from_ir
+from fpgac.runtime import BundleData, finish_bundle, load, model_from_ir
 from fpgac.runtime._framing import (
     HEADER_BYTES,
     TRAILER_BYTES,
@@ -61,11 +70,14 @@ from fpgac.runtime._framing import (
     payload_bytes,
     unpack_body,
 )
-from fpgac.runtime._virtual import VirtualBoard
+from fpgac.runtime._serial import BoardDevice
+from fpgac.runtime._virtual import _LINK_TIMEOUT, VirtualBoard, VirtualDevice
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 BAR = 0.80
+#: Idle cycles after which a simulator with a damaged line sleeps until the host writes.
+DAMAGED_IDLE_CYCLES = 10_000
 
 
 def build(file: Path, out: Path, *, clk_hz: int, baud: int, window: int) -> Path:
@@ -127,23 +139,41 @@ def run_frames(bundle: Path, kind: int, route: dict, model, n: int, check: int, 
     return n / _span_seconds(board.stats()), n / wall
 
 
-def run_runtime(bundle: Path, route: dict, n: int, seed: int) -> tuple[float, float]:
+def run_runtime(bundle: Path, route: dict, n: int, seed: int,
+                corrupt: float = 0.0) -> tuple[float, float]:
     """Run ``n`` requests on the ``virtual`` device; return (per simulated s, per wall s).
 
     The requests go to the device as leaf columns, as the runtime's dispatcher hands them
-    over, and every response is compared with the software model's.
+    over, and every response is compared with the software model's. ``corrupt`` damages
+    the line; the device is then the same link driver on a board that sleeps sooner.
     """
     rng = random.Random(seed)
     columns = {leaf["path"]: np.array([rng.randrange(1 << leaf["width"]) for _ in range(n)],
                                       dtype=np.int64)
                for leaf in route["request"]["leaves"]}
-    with load(bundle, device="virtual") as app:
-        device = app.device
-        route_model = app.route(route["path"]).model
-        started = time.perf_counter()
-        got = device.run(route_model, columns)
-        wall = time.perf_counter() - started
-        want = route_model.run_columns(columns)
+    if corrupt:
+        with load(bundle, device="software") as software:
+            data = BundleData(software.directory, software.manifest, software.model)
+        route_model = data.model.route(route["path"])
+        board = VirtualBoard(bundle, corrupt=corrupt, seed=seed, persist=True,
+                             idle_cycles=DAMAGED_IDLE_CYCLES)
+        try:
+            device = VirtualDevice(board, BoardDevice.open(data, board.port, board.baud,
+                                                           timeout=_LINK_TIMEOUT), "virtual")
+            started = time.perf_counter()
+            got = device.run(route_model, columns)
+            wall = time.perf_counter() - started
+            device.close()
+        finally:
+            board.close()
+    else:
+        with load(bundle, device="virtual") as app:
+            device = app.device
+            route_model = app.route(route["path"]).model
+            started = time.perf_counter()
+            got = device.run(route_model, columns)
+            wall = time.perf_counter() - started
+    want = route_model.run_columns(columns)
     for path, column in want.items():
         if not np.array_equal(np.asarray(got[path]), np.asarray(column)):
             raise SystemExit(f"route {route['path']}: the virtual device differs from software "
@@ -171,7 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=int, default=64)
     parser.add_argument("--host", choices=["frames", "runtime", "both"], default="both")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--corrupt", type=float, default=0.0,
+                        help="probability that the line flips a bit of a byte (runtime host)")
     args = parser.parse_args(argv)
+    if args.corrupt:
+        args.host = "runtime"
 
     console = Console(width=120)
     file = Path(args.file)
@@ -186,10 +220,11 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"bundle and virtual board ready in {time.perf_counter() - started:.1f} s")
         signature = json.loads((bundle / "signature.json").read_text())
         model = model_from_ir(json.loads((bundle / "ir.json").read_text()))
+        damage = f", {args.corrupt:.2%} of bytes corrupted" if args.corrupt else ""
         table = Table(title=f"{file.name} over the virtual board: {args.clk_hz / 1e6:g} MHz, "
-                            f"{args.baud} baud, window {args.window}, {args.n} requests")
+                            f"{args.baud} baud, window {args.window}, {args.n} requests{damage}")
         for col in ("route", "host", "frame bytes req/resp", "line max req/s",
-                    "req/s simulated", "ratio", f"bar {BAR}", "req/s wall"):
+                    "req/s simulated", "ratio", "bar", "req/s wall"):
             table.add_column(col, justify="left" if col in ("route", "host") else "right")
         worst = 1.0
         hosts = ["frames", "runtime"] if args.host == "both" else [args.host]
@@ -199,18 +234,22 @@ def main(argv: list[str] | None = None) -> int:
             q = frame_bytes(route["request"]["width"])
             r = frame_bytes(route["response"]["width"])
             line_max = args.baud / 10 / max(q, r)
+            # On a damaged line a request counts only when its frame and its answer are
+            # intact: the bar is that share of the clean line's.
+            bar = BAR * (1 - args.corrupt) ** (q + r)
             for host in hosts:
                 if host == "frames":
                     sim, wall = run_frames(bundle, kind, route, model, args.n, args.check,
                                            args.seed, args.window)
                 else:
-                    sim, wall = run_runtime(bundle, route, args.n, args.seed)
+                    sim, wall = run_runtime(bundle, route, args.n, args.seed, args.corrupt)
                 ratio = sim / line_max
-                worst = min(worst, ratio)
+                worst = min(worst, ratio / bar)
                 table.add_row(route["path"], host, f"{q} / {r}", _rate(line_max), _rate(sim),
-                              f"{ratio:.3f}", "met" if ratio >= BAR else "MISSED", _rate(wall))
+                              f"{ratio:.3f}", f"{bar:.2f} " + ("met" if ratio >= bar else
+                                                               "MISSED"), _rate(wall))
         console.print(table)
-        return 0 if worst >= BAR else 1
+        return 0 if worst >= 1 else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -19,17 +19,34 @@ How losses are found and why a late answer is never mistaken for another:
   So when the response to a transmission arrives, every earlier transmission
   of the same kind that is still unanswered is proven lost (its request or
   its response was dropped): it is resent at once and its tag is freed.
-- A transmission unanswered for ``timeout`` seconds (the tail of a burst,
-  where no later response proves anything) is resent too, but its tag stays
+- A transmission unanswered for the *timeout* (the tail of a burst, where
+  no later response proves anything) is resent too, but its tag stays
   reserved until it is proven dead the same way. If its answer comes late
   after all, it answers its own request (same request, same body); a second
   answer to a request is dropped and counted as a duplicate.
+- The timeout adapts to the line: it is the larger of the configured one and
+  twice the smoothed round trip plus four times its deviation, measured on
+  every answer (each tag names one transmission, so every answer times its
+  own). A board simulated far slower than real time thus gets a longer one.
+  A request that timed out while nothing at all came from the board waits
+  twice as long before its next timeout, and the client also sends a status
+  query then, as a probe: a board that is alive answers it (the reply is
+  bytes on the line even when damaged), so a request lost again and again on
+  its way in is not taken for a board that stopped.
 - A transmission counts against the window while the board may still hold
   it: until it is answered or proven dead, and, once resent after a timeout,
   for one more timeout at most (so that a board that lost a whole window of
-  requests cannot stall the link).
-- A request sent ``1 + retries`` times without an answer raises
-  :class:`LinkError`; so does a port that fails.
+  requests cannot stall the link). Status queries count too: the board
+  queues them with the requests.
+
+When the link gives up (:class:`LinkError`): on a request that timed out
+``1 + retries`` times in a row while the board sent nothing at all, probes
+unanswered (a board that stopped), on a request lost ``max_attempts`` times
+while the board was answering (a line too damaged to use, or a route that
+never answers), and on a port that fails. A damaged line alone loses a request many
+times in a row only with a negligible probability (at 1 % of bytes
+corrupted, a small frame and its response are lost about one time in six),
+so a working board is not given up on for noise.
 
 Frames the decoder drops (bad CRC, bad escape, wrong length, unknown kind)
 are just losses; a response whose tag belongs to a transmission of another
@@ -38,6 +55,9 @@ kind is ignored and counted.
 
 from __future__ import annotations
 
+import contextlib
+import heapq
+import math
 import threading
 import time
 from binascii import crc_hqx
@@ -58,13 +78,20 @@ from ._framing import (
     payload_bytes,
 )
 
-__all__ = ["LinkClient", "LinkError", "FastFrameDecoder", "DEFAULT_RETRIES", "MIN_TIMEOUT",
-           "POLL_SECONDS", "body_bytes"]
+__all__ = ["LinkClient", "LinkError", "FastFrameDecoder", "DEFAULT_RETRIES", "MAX_ATTEMPTS",
+           "MIN_TIMEOUT", "MAX_TIMEOUT", "POLL_SECONDS", "body_bytes"]
 
-#: Resends of one request before the link gives up on it.
+#: Timeouts of one request in a row, with nothing at all from the board, before the link
+#: gives up on it (the transmissions are then ``1 + DEFAULT_RETRIES``).
 DEFAULT_RETRIES = 4
+#: Transmissions of one request, lost while the board answered others, before the link gives
+#: up on it: a line that loses a frame and its answer one time in three does so 32 times in a
+#: row once in 10**15 requests.
+MAX_ATTEMPTS = 32
 #: The shortest default per-request timeout, in seconds (the default grows for slow lines).
 MIN_TIMEOUT = 0.25
+#: The longest timeout the round trips measured can stretch it to, in seconds.
+MAX_TIMEOUT = 30.0
 #: The port's read timeout the client wants: how often it looks at its deadlines while waiting.
 POLL_SECONDS = 0.01
 
@@ -152,14 +179,17 @@ class FastFrameDecoder:
 class _Tx:
     """One transmission of a request: its frame went out with ``tag`` at ``sent``."""
 
-    __slots__ = ("kind", "tag", "index", "run", "sent", "retired", "counting")
+    __slots__ = ("kind", "tag", "index", "run", "sent", "heard", "retired", "counting")
 
-    def __init__(self, kind: int, tag: int, index: int, run: _Run | None, sent: float):
+    def __init__(self, kind: int, tag: int, index: int, run: _Run | None, sent: float,
+                 heard: int):
         self.kind = kind
         self.tag = tag
         self.index = index
         self.run = run
         self.sent = sent
+        #: The client's count of reads that brought bytes, when this went out.
+        self.heard = heard
         #: Timed out and resent; kept only to reserve its tag until proven dead.
         self.retired = False
         #: Still counted against the window (the board may still hold the request).
@@ -169,12 +199,15 @@ class _Tx:
 class _Run:
     """The state of one call of :meth:`LinkClient.run`: results, attempts, what to resend."""
 
-    __slots__ = ("kind", "results", "attempts", "resend", "answered")
+    __slots__ = ("kind", "results", "attempts", "silent", "resend", "answered")
 
     def __init__(self, kind: int, n: int):
         self.kind = kind
         self.results: list[bytes | None] = [None] * n
+        #: Transmissions of each request lost so far.
         self.attempts = [0] * n
+        #: Timeouts in a row of each request during which the board sent nothing at all.
+        self.silent = [0] * n
         self.resend: deque[int] = deque()
         self.answered = 0
 
@@ -192,9 +225,12 @@ class LinkClient:
     the client uses them for body lengths. ``design_hash`` (32 bytes), when
     given, must equal the board's. ``window`` caps the outstanding requests
     below the board's own window (None: the board's). ``timeout`` is the
-    seconds one transmission may go unanswered before it is resent (None:
-    from the board's baud and window, at least :data:`MIN_TIMEOUT`);
-    ``retries`` the resends of one request before :class:`LinkError`.
+    shortest time one transmission may go unanswered before it is resent
+    (None: from the board's baud and window, at least :data:`MIN_TIMEOUT`);
+    measured round trips may lengthen it (:attr:`current_timeout`).
+    ``retries`` is the resends of one request, each after a timeout during
+    which the board sent nothing, before :class:`LinkError`; ``max_attempts``
+    the transmissions of one request lost in any way before it.
     ``clock`` returns seconds (for tests; :func:`time.monotonic` by default).
 
     One operation runs at a time: calls from several threads take turns.
@@ -204,7 +240,7 @@ class LinkClient:
                                                                  Sequence[Mapping[str, Any]]]],
                  *, design_hash: bytes | None = None, window: int | None = None,
                  timeout: float | None = None, retries: int = DEFAULT_RETRIES,
-                 clock: Callable[[], float] = time.monotonic):
+                 max_attempts: int = MAX_ATTEMPTS, clock: Callable[[], float] = time.monotonic):
         if len(routes_leaves) > MAX_ROUTES:
             raise ValueError(f"a board carries at most {MAX_ROUTES} routes, not "
                              f"{len(routes_leaves)}")
@@ -214,16 +250,19 @@ class LinkClient:
             raise ValueError(f"timeout must be positive, not {timeout}")
         if retries < 0:
             raise ValueError(f"retries must be at least 0, not {retries}")
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, not {max_attempts}")
         self.port = port
         self.design_hash = design_hash
         self.retries = retries
+        self.max_attempts = max_attempts
         self._request_bytes = [body_bytes(req) for req, _ in routes_leaves]
         self._response_bytes = [body_bytes(resp) for _, resp in routes_leaves]
         self._window_cap = window
         self._timeout_given = timeout
         #: The window in use (known after :meth:`connect`).
         self.window: int | None = None
-        #: The per-transmission timeout in use, in seconds.
+        #: The shortest per-transmission timeout, in seconds (see :attr:`current_timeout`).
         self.timeout: float = timeout if timeout is not None else MIN_TIMEOUT
         self._clock = clock
         self._lock = threading.Lock()
@@ -236,12 +275,22 @@ class LinkClient:
         self._live: dict[int, _Tx] = {}                       # tag -> transmission
         self._by_kind: dict[int, OrderedDict[int, _Tx]] = {}  # kind -> live ones, send order
         self._inflight = 0                                    # live ones counted in the window
-        self._grace: deque[tuple[float, _Tx]] = deque()       # retired ones, until uncounted
+        # Retired ones still counted in the window: (when they stop counting, order, tx).
+        self._grace: list[tuple[float, int, _Tx]] = []
+        self._retired = 0                                     # transmissions retired so far
+        self._heard = 0                                       # reads that brought bytes
+        self._srtt: float | None = None                       # smoothed round trip, seconds
+        self._next_probe = -math.inf                          # no probe before then
+        self._rttvar = 0.0                                    # its mean deviation
         self._closed = False
         #: Frames written (requests, resends and status queries).
         self.sent = 0
         #: Resends of requests (after a loss, a corruption or a timeout).
         self.resent = 0
+        #: The resends among them that a timeout caused (no later answer had proven a loss).
+        self.timeouts = 0
+        #: Status queries sent as probes after a timeout in silence.
+        self.probes = 0
         #: Responses that answered nothing outstanding: a second answer, or a stale tag.
         self.duplicates = 0
         #: Responses whose tag belongs to a transmission of another kind.
@@ -261,11 +310,23 @@ class LinkClient:
         """Frames received damaged (bad CRC, bad escape, wrong length or kind) and dropped."""
         return self._decoder.dropped
 
+    @property
+    def current_timeout(self) -> float:
+        """Return the timeout in use now: :attr:`timeout`, or longer when round trips are long.
+
+        Twice the smoothed round trip plus four times its mean deviation (the
+        estimators of RFC 6298), at most :data:`MAX_TIMEOUT`.
+        """
+        if self._srtt is None:
+            return self.timeout
+        measured = min(2 * self._srtt + 4 * self._rttvar, MAX_TIMEOUT)
+        return max(self.timeout, measured)
+
     def counters(self) -> dict[str, int]:
         """Return the link's counters since it was opened."""
         return {"sent": self.sent, "received": self.received, "retries": self.resent,
-                "dropped": self.dropped, "duplicates": self.duplicates,
-                "unexpected": self.unexpected}
+                "timeouts": self.timeouts, "probes": self.probes, "dropped": self.dropped,
+                "duplicates": self.duplicates, "unexpected": self.unexpected}
 
     # -- operations -----------------------------------------------------------------------------
 
@@ -370,10 +431,10 @@ class LinkClient:
         run = _Run(kind, n)
         results = run.results
         resend = run.resend
+        silent = run.silent
         txs = self._by_kind.setdefault(kind, OrderedDict())
         live = self._live
         clock = self._clock
-        timeout = self.timeout
         next_new = 0
         try:
             while run.answered < n:
@@ -394,7 +455,7 @@ class LinkClient:
                         else:
                             break
                         tag = self._new_tag()
-                        tx = _Tx(kind, tag, i, run, now)
+                        tx = _Tx(kind, tag, i, run, now, self._heard)
                         live[tag] = tx
                         txs[tag] = tx
                         self._inflight += 1
@@ -405,32 +466,58 @@ class LinkClient:
                 # Wait for bytes only when there is nothing left to write.
                 idle = self._inflight >= window or not (resend or next_new < n)
                 data = self._read(idle)
-                if data:
-                    for kind_, tag, body in self._decoder.feed(data):
-                        self._receive(kind_, tag, body)
-                # Transmissions unanswered for `timeout`: resend them (the oldest come first).
                 now = clock()
+                if data:
+                    self._heard += 1
+                    for kind_, tag, body in self._decoder.feed(data):
+                        self._receive(kind_, tag, body, now)
+                # Transmissions unanswered for their timeout: resend them. A request that timed
+                # out in silence waits twice as long each time; none waits less than `timeout`,
+                # so the scan stops at the first transmission younger than that.
+                timeout = self.current_timeout
                 expired = []
                 for tx in txs.values():
-                    if now - tx.sent < timeout:
+                    waited = now - tx.sent
+                    if waited < timeout:
                         break
-                    if not tx.retired:
+                    if not tx.retired and tx.run is run and \
+                            waited >= timeout * (1 << min(silent[tx.index], 16)):
                         expired.append(tx)
-                for tx in expired:
-                    self._retire(tx, now)
-                    self._lost(tx)
+                if expired:
+                    silence = self._heard == expired[-1].heard
+                    for tx in expired:
+                        self._retire(tx, now, timeout)
+                        self._lost(tx, timed_out=True)
+                    if silence and kind != KIND_STATUS and self._inflight < window \
+                            and now >= self._next_probe:
+                        self._probe(now, timeout)
         finally:
             # Whatever is still out answers no one now (an answer is a duplicate), but its tag
             # stays reserved until it is proven dead.
             now = clock()
+            timeout = self.current_timeout
             for tx in txs.values():
                 if tx.run is run:
                     tx.run = None
                     if not tx.retired:
-                        self._retire(tx, now)
+                        self._retire(tx, now, timeout)
         return results  # type: ignore[return-value] - every slot was filled
 
-    def _receive(self, kind: int, tag: int, body: bytes) -> None:
+    def _probe(self, now: float, timeout: float) -> None:
+        """Send a status query that nothing waits for: its reply shows that the board is alive."""
+        tag = self._new_tag()
+        tx = _Tx(KIND_STATUS, tag, -1, None, now, self._heard)
+        self._live[tag] = tx
+        self._by_kind.setdefault(KIND_STATUS, OrderedDict())[tag] = tx
+        self._inflight += 1
+        # Never resent: retired at once, it holds a window slot for one timeout at most.
+        self._retire(tx, now, timeout)
+        self._write(encode_frame(KIND_STATUS, tag))
+        self.sent += 1
+        self.probes += 1
+        self._next_probe = now + timeout
+
+    def _receive(self, kind: int, tag: int, body: bytes, now: float) -> None:
         """Match one response to its transmission; prove earlier ones of its kind lost."""
         tx = self._live.get(tag)
         if tx is None:
@@ -439,6 +526,13 @@ class LinkClient:
         if tx.kind != kind:
             self.unexpected += 1
             return
+        # Each tag names one transmission, so its answer times exactly that round trip.
+        sample = now - tx.sent
+        if self._srtt is None:
+            self._srtt, self._rttvar = sample, sample / 2
+        else:
+            self._rttvar += (abs(self._srtt - sample) - self._rttvar) / 4
+            self._srtt += (sample - self._srtt) / 8
         txs = self._by_kind[tx.kind]
         # The board answers each kind in order: anything of this kind sent before `tx` and
         # still unanswered will never be answered.
@@ -448,12 +542,15 @@ class LinkClient:
                 break
             self._bury(earlier)
             if not earlier.retired:
-                self._lost(earlier)
+                self._lost(earlier, timed_out=False)
         self._bury(tx)
         run = tx.run
         if run is not None and run.results[tx.index] is None:
             run.results[tx.index] = body
             run.answered += 1
+        elif tx.index < 0:
+            with contextlib.suppress(ValueError):  # a probe's reply: only its arrival counts
+                self.last_status = Status.decode(body)
         else:
             self.duplicates += 1
 
@@ -465,35 +562,51 @@ class LinkClient:
             tx.counting = False
             self._inflight -= 1
 
-    def _retire(self, tx: _Tx, now: float) -> None:
+    def _retire(self, tx: _Tx, now: float, timeout: float) -> None:
         """Stop waiting for ``tx`` but keep its tag; uncount it from the window later."""
         tx.retired = True
-        self._grace.append((now + self.timeout, tx))
+        self._retired += 1
+        heapq.heappush(self._grace, (now + timeout, self._retired, tx))
 
     def _expire_grace(self, now: float) -> None:
         # A retired transmission stops holding a window slot one more timeout later: by then
         # a working board has long answered or dropped it.
         grace = self._grace
         while grace and grace[0][0] <= now:
-            _, tx = grace.popleft()
+            tx = heapq.heappop(grace)[2]
             if tx.counting:
                 tx.counting = False
                 self._inflight -= 1
 
-    def _lost(self, tx: _Tx) -> None:
+    def _lost(self, tx: _Tx, *, timed_out: bool) -> None:
         """Schedule the request of a lost transmission again, or give up on it."""
         run = tx.run
         if run is None or run.results[tx.index] is not None:
             return
-        run.attempts[tx.index] += 1
-        if run.attempts[tx.index] > self.retries:
-            what = "status query" if tx.kind == KIND_STATUS else \
-                f"request {tx.index} of route kind {tx.kind}"
-            raise LinkError(f"the board did not answer {what} after {run.attempts[tx.index]} "
-                            f"attempts ({self.timeout:g} s each at most); link counters: "
+        i = tx.index
+        run.attempts[i] += 1
+        # Silence is a timeout with nothing at all from the board since the frame went out:
+        # a board that is alive answers or at least sends damaged bytes.
+        if timed_out and self._heard == tx.heard:
+            run.silent[i] += 1
+        else:
+            run.silent[i] = 0
+        what = "status query" if tx.kind == KIND_STATUS else \
+            f"request {i} of route kind {tx.kind}"
+        if run.silent[i] > self.retries:
+            raise LinkError(f"the board did not answer {what} after {run.attempts[i]} "
+                            f"attempts, and sent nothing at all during the last "
+                            f"{run.silent[i]} (timeouts from {self.current_timeout:.3g} s, "
+                            f"doubling); link counters: {self.counters()}")
+        if run.attempts[i] >= self.max_attempts:
+            raise LinkError(f"the board did not answer {what} after {run.attempts[i]} "
+                            f"attempts, while it answered others: the line loses too many "
+                            f"frames, or the board never answers this request; link counters: "
                             f"{self.counters()}")
-        run.resend.append(tx.index)
+        run.resend.append(i)
         self.resent += 1
+        if timed_out:
+            self.timeouts += 1
 
     def _write(self, data: bytes) -> None:
         try:

@@ -49,11 +49,14 @@ CXXFLAGS = ("-std=c++14", "-O2")
 _BUILD_FORMAT = 1
 #: Seconds to wait for the simulator to print its terminal's path, and to stop.
 _STOP_SECONDS = 10.0
-#: Seconds a request may go unanswered before the link resends it. The link's default
-#: assumes a line in real time; the simulator runs some 30 to 50 times slower (about a
-#: million cycles a second for a small app), and a full window of frames in both directions
-#: (64 x 18 bytes x 160 cycles at 3 Mbaud and 48 MHz) takes 0.2 s of it.
-_LINK_TIMEOUT = 1.0
+#: The shortest time a request may go unanswered before the link resends it, in seconds. The
+#: link's default assumes a line in real time; the simulator runs 25 to 100 times slower
+#: (two million cycles a second for a small app, less for a large one or a busy machine),
+#: and a full window of frames in both directions (64 x 18 bytes x 160 cycles at 3 Mbaud
+#: and 48 MHz) takes 0.1 to 0.2 s of it. The link stretches its timeout to the round trips
+#: it measures; this floor covers the first ones, and makes the link wait some 15 s of
+#: silence (timeouts doubling) before it takes a stalled simulation for a dead board.
+_LINK_TIMEOUT = 0.5
 
 
 def cache_dir() -> Path:

@@ -26,7 +26,14 @@ from fpgac.backend.board.link import LinkTop
 from fpgac.backend.board.virtual import write_virtual_board
 from fpgac.bundle import write_bundle
 from fpgac.driver import compile_file, optimize
-from fpgac.runtime import DeviceError, finish_bundle, load, model_from_ir
+from fpgac.runtime import (
+    BundleData,
+    DeviceError,
+    SoftwareDevice,
+    finish_bundle,
+    load,
+    model_from_ir,
+)
 from fpgac.runtime._framing import (
     KIND_STATUS,
     FrameDecoder,
@@ -36,6 +43,7 @@ from fpgac.runtime._framing import (
     payload_bytes,
     unpack_body,
 )
+from fpgac.runtime._serial import BoardDevice
 from fpgac.runtime._virtual import VirtualBoard, _options, board_config
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -430,6 +438,32 @@ def test_the_virtual_device_recovers_from_a_corrupting_line(imaging):
     assert metrics["routes"]["/ycbcr"]["virtual:corrupt=0.003,seed=1"]["fallbacks"] == 0
     stats = device.board.stats()
     assert stats["corrupted_in"] > 0 and stats["corrupted_out"] > 0
+
+
+def test_the_driver_survives_one_corrupted_byte_in_a_hundred(imaging):
+    # The driver with its defaults, as a serial port opens it, on the real link: requests are
+    # lost several times in a row, status replies damaged half the time, and the simulated
+    # line runs far slower than real time. None of it may end in a LinkError.
+    with load(imaging, device="software") as software:
+        data = BundleData(software.directory, software.manifest, software.model)
+    route = data.model.route("/ycbcr")
+    for seed in (1, 2, 3):
+        rng = random.Random(seed)
+        requests = [{"p": {"r": rng.randrange(256), "g": rng.randrange(256),
+                           "b": rng.randrange(256)}} for _ in range(600)]
+        columns = dict(zip(route.param_paths, route.signature.columns(requests)))
+        with VirtualBoard(imaging, corrupt=0.01, seed=seed, persist=True) as board:
+            device = BoardDevice.open(data, board.port, BAUD)
+            try:
+                got = device.run(route, columns)
+                link = device.client.counters()
+            finally:
+                device.close()
+        want = SoftwareDevice().run(route, columns)
+        assert {p: c.tolist() for p, c in got.items()} == {p: c.tolist() for p, c in want.items()}
+        assert link["retries"] > 0 and link["dropped"] > 0
+        stats = board.stats()
+        assert stats["corrupted_in"] > 0 and stats["corrupted_out"] > 0
 
 
 def _plain(value):

@@ -259,17 +259,23 @@ class FakeBoard:
 
 
 class Line:
-    """Damage the bytes of one direction: ``corrupt`` and ``drop`` are probabilities per byte."""
+    """Damage the bytes of one direction, with probabilities per byte.
 
-    def __init__(self, *, corrupt: float = 0.0, drop: float = 0.0, seed: int = 0):
+    ``corrupt`` replaces a byte by another, ``drop`` loses it, and ``flip``
+    flips one of its bits, as the virtual board's line does (``--corrupt``).
+    """
+
+    def __init__(self, *, corrupt: float = 0.0, drop: float = 0.0, flip: float = 0.0,
+                 seed: int = 0):
         self.corrupt = corrupt
         self.drop = drop
+        self.flip = flip
         self.rng = random.Random(seed)
         self.damaged = 0
 
     def carry(self, data: bytes) -> bytes:
         """Return ``data`` as it arrives at the other end."""
-        if not (self.corrupt or self.drop):
+        if not (self.corrupt or self.drop or self.flip):
             return data
         rng, out = self.rng, bytearray()
         for byte in data:
@@ -280,6 +286,9 @@ class Line:
             if r < self.drop + self.corrupt:
                 self.damaged += 1
                 byte ^= rng.randrange(1, 256)
+            elif r < self.drop + self.corrupt + self.flip:
+                self.damaged += 1
+                byte ^= 1 << rng.randrange(8)
             out.append(byte)
         return bytes(out)
 
@@ -299,16 +308,21 @@ class MemoryPort:
 
     A read that finds nothing advances ``clock`` by ``timeout`` instead of
     waiting (with ``real_time=True`` it sleeps that long). ``written`` logs
-    every write.
+    every write. With ``delay`` the board's bytes reach the host that many
+    seconds (of ``clock``) after the board sent them; until ``quiet_until``
+    the board sends nothing (its responses wait).
     """
 
     def __init__(self, board: FakeBoard, *, up: Line | None = None, down: Line | None = None,
-                 real_time: bool = False):
+                 real_time: bool = False, delay: float = 0.0):
         self.board = board
         self.up = up or Line()
         self.down = down or Line()
         self.clock = FakeClock()
         self.real_time = real_time
+        self.delay = delay
+        self.quiet_until = 0.0
+        self.arriving: deque[tuple[float, bytes]] = deque()
         self.timeout: float | None = None
         self.buffer = bytearray()
         self.written: list[bytes] = []
@@ -329,7 +343,13 @@ class MemoryPort:
         return len(data)
 
     def _pull(self) -> None:
-        self.buffer += self.down.carry(self.board.transmit())
+        now = self.clock.now
+        if now >= self.quiet_until:
+            data = self.down.carry(self.board.transmit())
+            if data:
+                self.arriving.append((now + self.delay, data))
+        while self.arriving and self.arriving[0][0] <= now:
+            self.buffer += self.arriving.popleft()[1]
 
     @property
     def in_waiting(self) -> int:
