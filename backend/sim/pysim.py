@@ -1,8 +1,7 @@
 """Drive a core's streams in Amaranth's Python simulator, optionally writing a waveform.
 
-The handshake is the same as :func:`fpgac.backend.simulate_stream`'s, draw for
-draw (so the same seed gives the same trace as there and as in the CXXRTL
-engine); this harness adds a waveform file and the engine's run time.
+It is also what :func:`fpgac.backend.simulate_stream` runs; the CXXRTL engine
+draws its gaps and stalls the same way, so one seed gives one trace in both.
 """
 
 from __future__ import annotations
@@ -22,7 +21,9 @@ def run_pysim(component, requests: Sequence[int], *, gap: float = 0.0, stall: fl
               i: str = "i", o: str = "o") -> StreamRun:
     """Push payload bits ``requests`` through ``component`` in pysim; return what came out.
 
-    ``gap``, ``stall`` and ``seed`` are as in :func:`fpgac.backend.simulate_stream`.
+    ``gap`` is the chance that the producer idles for a cycle before offering a
+    request, ``stall`` the chance that the consumer holds ``ready`` low in a
+    cycle; ``seed`` seeds both draws.
     ``max_idle`` cycles in a row without a transfer count as a stuck core.
     ``vcd`` names a waveform file to write.
     """
