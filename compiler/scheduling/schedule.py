@@ -46,6 +46,9 @@ class Schedule:
     #: The ``rom`` nodes read from block RAM through its register: the pipeline register
     #: after each one's stage is the block's (see :func:`.scheduler.block_rom_reads`).
     block_roms: frozenset[int] = frozenset()
+    #: The XOR-linear nodes written as one balanced XOR tree of their cone's leaves per
+    #: result bit (see :func:`.scheduler.xor_tree_nodes` and :mod:`fpgac.ir.affine`).
+    xor_trees: frozenset[int] = frozenset()
 
     @property
     def latency(self) -> int:

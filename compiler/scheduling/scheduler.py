@@ -49,8 +49,12 @@ __all__ = ["schedule", "schedule_app", "asap_stages", "mapped_asap_stages", "reg
 
 def schedule_app(graphs: dict[str, Graph], *, model: DelayModel,
                  clock_mhz: float | None = None, stages: int | None = None,
-                 dsp_budget: int | None = None) -> dict[str, Schedule]:
+                 dsp_budget: int | None = None,
+                 route_clocks: dict[str, float] | None = None) -> dict[str, Schedule]:
     """Schedule every route of an app (path -> graph), sharing the device's DSP blocks.
+
+    ``route_clocks`` schedules the routes it names for their own clocks instead of
+    ``clock_mhz`` (timing closure asks a faster one of a route that routed too slow).
 
     The routes together use at most ``dsp_budget`` blocks (default: the device's count
     in the model). When their products need more, the products that would cost the
@@ -58,7 +62,10 @@ def schedule_app(graphs: dict[str, Graph], *, model: DelayModel,
     (:func:`.dsp.limit_dsp_products`). Otherwise each route is scheduled as by
     :func:`schedule`.
     """
-    scheds = {path: schedule(g, model=model, clock_mhz=clock_mhz, stages=stages)
+    route_clocks = route_clocks or {}
+    clocks = {path: route_clocks.get(path, clock_mhz) if stages is None else None
+              for path in graphs}
+    scheds = {path: schedule(g, model=model, clock_mhz=clocks[path], stages=stages)
               for path, g in graphs.items()}
     if dsp_budget is None:
         dsp_budget = model.dsp.count if model.dsp is not None else None
@@ -72,7 +79,7 @@ def schedule_app(graphs: dict[str, Graph], *, model: DelayModel,
     demand = Counter(path for _, path, _ in products)
     for path in scheds:
         if kept[path] < demand[path]:
-            scheds[path] = schedule(graphs[path], model=model, clock_mhz=clock_mhz,
+            scheds[path] = schedule(graphs[path], model=model, clock_mhz=clocks[path],
                                     stages=stages, dsp_budget=kept[path])
     return scheds
 
@@ -100,6 +107,7 @@ def schedule(graph: Graph, *, model: DelayModel, clock_mhz: float | None = None,
             graph = limit_dsp_products(graph, model, dsp_budget)
         result = _schedule_stages(graph, model, stages)
         result.block_roms = block_rom_reads(graph, result.stage, result.n_stages, model)
+        result.xor_trees = xor_tree_nodes(graph, result.stage, model, result.block_roms)
         return result
     if clock_mhz is None:
         clock_mhz = model.default_clock_mhz
@@ -123,8 +131,10 @@ def schedule(graph: Graph, *, model: DelayModel, clock_mhz: float | None = None,
         asap, delays = mapped_asap_stages(graph, model, budget)
         n = max(asap.values(), default=0) + 1
         stage = _mapped_min_register_schedule(graph, model, delays, budget, n, asap)
+    block_roms = block_rom_reads(graph, stage, n, model)
     result = Schedule(graph, stage, n, clock_mhz=clock_mhz, target=model.target,
-                      block_roms=block_rom_reads(graph, stage, n, model))
+                      block_roms=block_roms,
+                      xor_trees=xor_tree_nodes(graph, stage, model, block_roms))
     result.verify()
     result.verify_timing(None, 1000.0 / clock_mhz, model)
     return result
@@ -222,6 +232,22 @@ def block_rom_reads(graph: Graph, stage: dict[int, int], n_stages: int,
         node.id for node in graph if model.block_rom(node)
         and all(stage[u] > stage[node.id] for u in graph.users(node.id)
                 if graph[u].op != "output"))
+
+
+def xor_tree_nodes(graph: Graph, stage: dict[int, int], model: DelayModel,
+                   block_roms: frozenset[int]) -> frozenset[int]:
+    """Return the nodes the backend writes as one balanced XOR tree per result bit.
+
+    They are the XOR-linear nodes (:mod:`fpgac.ir.affine`) that the LUT timer found
+    faster that way than as the program writes them, in their stages. A model without
+    a LUT mapping times no cone, and leaves every node as written.
+    """
+    if model.lut_mapping is None:
+        return frozenset()
+    timer = model.timer(graph, block_roms)
+    for node in graph:
+        timer.place(node.id, stage[node.id])
+    return frozenset(timer.xor_trees)
 
 
 def _fits(graph: Graph, delays: dict[int, float], budget: float, n: int) -> bool:

@@ -30,7 +30,8 @@ def _check_program(source: str, seed: int) -> None:
     program = optimize(compile_source(source, "random_handler.py"))
     rng = random.Random(seed)
     for route in program.routes:
-        schedule = asap_schedule(route.graph, rng.randint(0, 4))
+        # Half the time every XOR-linear node is written as XOR trees of its cone's leaves.
+        schedule = asap_schedule(route.graph, rng.randint(0, 4), xor_trees=rng.random() < 0.5)
         component = elaborate(generate_route(route, schedule))
         signature = route_signature(route, schedule)
         leaves = signature["request"]["leaves"]

@@ -55,8 +55,24 @@ def test_a_chain_costs_what_one_lut_per_three_gates_absorbs():
         ps = bits(g, n + 1)
         v = ps[0]
         for p in ps[1:]:
-            v = g.add("xor", (v, p))
+            v = g.add("and", (v, p))
         assert arrivals(g, ICE40)[v] == pytest.approx(levels(ICE40, n // 3)), n
+
+
+@pytest.mark.parametrize("n, expected", [(3, 1), (6, 2), (12, 2), (15, 2), (16, 3), (63, 3)])
+def test_an_xor_chain_is_timed_and_written_as_a_balanced_tree(n, expected):
+    # XOR-linear: the backend writes nodes of the chain as one XOR of their inputs, so
+    # its end costs the log4 of its n + 1 inputs, not n / 3 levels.
+    g = Graph("chain")
+    ps = bits(g, n + 1)
+    v = ps[0]
+    for p in ps[1:]:
+        v = g.add("xor", (v, p))
+    timer = ICE40.timer(g)
+    for node in g:
+        timer.place(node.id, 0)
+    assert timer.arrival[v] == pytest.approx(levels(ICE40, expected))
+    assert bool(timer.xor_trees) == (expected < n // 3)
 
 
 def test_wiring_constants_and_equal_choices_cost_nothing():

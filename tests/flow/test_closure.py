@@ -1,0 +1,83 @@
+"""Timing closure: a route on a path that routed too slow is scheduled for a faster clock.
+
+The full loop (build, miss, reschedule, build again) runs in the slow board builds
+(`test_board_build.py`, imaging on the iCEBreaker) and in `benchmarks/bench_boards.py`;
+these tests check each piece on its own.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fpgac.backend.board.platforms import board
+from fpgac.build import CLOSURE_MARGIN, _critical_path, _faster_clock, _route_clocks
+from fpgac.bundle import write_bundle
+from fpgac.driver import compile_file, optimize
+from fpgac.runtime import read_manifest
+from fpgac.scheduling import DelayModel, schedule_app
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture(scope="module")
+def imaging():
+    return optimize(compile_file(EXAMPLES / "imaging.py"))
+
+
+def _build(routes: list[str], achieved: float, asked: float = 48.0) -> dict:
+    return {"critical_path": {"routes": routes},
+            "clocks": {"clk": {"constraint_mhz": asked, "achieved_mhz": achieved}}}
+
+
+def test_a_route_clock_schedules_that_route_alone_faster(imaging):
+    model = DelayModel.load("ice40")
+    graphs = {r.path: r.graph for r in imaging.routes}
+    base = schedule_app(graphs, model=model, clock_mhz=48.0)
+    faster = schedule_app(graphs, model=model, clock_mhz=48.0, route_clocks={"/luma": 70.0})
+    assert faster["/luma"].clock_mhz == 70.0
+    assert faster["/luma"].n_stages > base["/luma"].n_stages
+    for path in graphs:
+        if path != "/luma":
+            assert faster[path].clock_mhz == 48.0
+            assert faster[path].n_stages == base[path].n_stages
+
+
+def test_the_bundle_records_route_clocks_and_the_build_reads_them_back(tmp_path, imaging):
+    out = tmp_path / "imaging"
+    write_bundle(imaging, out, target="ice40", clock_mhz=48.0, route_clocks={"/luma": 60.0})
+    manifest = read_manifest(out)
+    assert _route_clocks(out, manifest) == {"/luma": 60.0}
+    report = json.loads((out / "report.json").read_text())
+    assert {r["path"]: r["scheduled_mhz"] for r in report["routes"]}["/grey"] == 48.0
+
+
+def test_the_route_on_the_slow_path_gets_a_clock_scaled_by_the_miss(tmp_path, imaging):
+    out = tmp_path / "imaging"
+    write_bundle(imaging, out, target="ice40", clock_mhz=48.0)
+    manifest = read_manifest(out)
+    icebreaker = board("icebreaker")
+    name = next(r["name"] for r in manifest["routes"] if r["path"] == "/luma")
+    path, mhz = _faster_clock(out, manifest, icebreaker, _build([name], 40.0), {})
+    assert path == "/luma" and mhz == pytest.approx(48.0 * 48.0 / 40.0 * CLOSURE_MARGIN, abs=0.01)
+    # Already scheduled faster once: the next clock starts from that one.
+    _, again = _faster_clock(out, manifest, icebreaker, _build([name], 46.0), {"/luma": 60.0})
+    assert again == pytest.approx(60.0 * 48.0 / 46.0 * CLOSURE_MARGIN, abs=0.01)
+    # A path through the host link alone: no route to speed up.
+    assert _faster_clock(out, manifest, icebreaker, _build([], 40.0), {}) is None
+    # A clock no schedule can meet (an operation that cannot be split is too slow): none.
+    assert _faster_clock(out, manifest, icebreaker, _build([name], 0.5), {}) is None
+
+
+def test_the_critical_path_names_the_routes_it_runs_through():
+    source = ("class LumaCore(wiring.Component):\n"
+              "        # v12: u16 = add(v3, v4)  imaging.py:31:12\n"
+              "class ImagingApp(wiring.Component):\n"
+              "        m.submodules.luma = luma_core = LumaCore()\n")
+    nextpnr = {"critical_paths": [{"path": [
+        {"from": {"cell": "link.queue.mem_SB_RAM"}, "to": {"cell": "link.app.luma.v12_SB_LUT4"},
+         "net": "link.app.luma.v12", "delay": 3.0}]}]}
+    path = _critical_path(nextpnr, source)
+    assert path["routes"] == ["luma"] and path["source_lines"] == ["imaging.py:31"]
