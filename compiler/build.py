@@ -332,10 +332,12 @@ def _critical_path(nextpnr: dict, hdl_source: str) -> dict[str, Any]:
         for name in filter(None, names):
             if name == segment.get("net") and name not in nets:
                 nets.append(name)
-            # `link.app.<route>.v12...`: the route's core instance, then the signal.
-            for instance, signal in re.findall(r"\bapp\.(\w+)\.(v\d+)\b", name):
+            # `link.app.<route>.v12...`: the route's core instance, then the signal (or one
+            # of its registers, `v12_s3`).
+            for instance in re.findall(r"\bapp\.(\w+)\.", name):
                 if instance not in routes:
                     routes.append(instance)
+            for instance, signal in re.findall(r"\bapp\.(\w+)\.(v\d+)(?:_s\d+)?\b", name):
                 span = spans.get((instance, signal))
                 if span and span not in lines:
                     lines.append(span)

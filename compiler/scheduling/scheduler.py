@@ -42,6 +42,7 @@ from .delay_model import DelayModel
 from .dsp import dsp_products, fuse_constant_products, limit_dsp_products, lut_cost
 from .schedule import EPSILON_NS, Schedule
 from .split import split_slow_ops
+from .xor_cones import expand_deep_xor_cones
 
 __all__ = ["schedule", "schedule_app", "asap_stages", "mapped_asap_stages", "registered_dsp_pairs",
            "block_rom_pairs", "block_rom_reads", "timing_constraints"]
@@ -117,6 +118,7 @@ def schedule(graph: Graph, *, model: DelayModel, clock_mhz: float | None = None,
     if budget <= 0:
         raise _overhead_error(graph, model, clock_mhz)
     graph = fuse_constant_products(graph, model)
+    graph = expand_deep_xor_cones(graph, model, budget)
     graph = split_slow_ops(graph, model, budget, clock_mhz=clock_mhz)
     if dsp_budget is not None:
         limited = limit_dsp_products(graph, model, dsp_budget)

@@ -232,22 +232,34 @@ def _split_mul(b: _Builder, node: Node) -> int | None:
         return [(b.add("wrap", (v,), width=half, signed=False), 0),
                 (b.add("shr", (v, b.const(half))), half)]
 
-    terms = []
+    def cut(v, bits):  # the low ``bits`` bits of v, when only those are read
+        if keep is not None and b.width(v) > bits:
+            return b.add("wrap", (v,), width=bits, signed=False)
+        return v
+
+    def adder_tree(values):
+        while len(values) > 1:
+            values = [b.add("add", (values[i], values[i + 1])) if i + 1 < len(values)
+                      else values[i] for i in range(0, len(values), 2)]
+        return values[0]
+
+    # Products of the same weight are summed before they are shifted into place: when
+    # only the low bits are read, that sum is as narrow as what is left of them
+    # (``(lh + hl) << h`` adds h-bit values, where ``(lh << h) + (hl << h)`` adds 2h bits).
+    by_shift: dict[int, list[int]] = {}
     for px, sx in halves(x):
         for py, sy in halves(y):
             shift = sx + sy
             if keep is not None and shift >= keep:
                 continue
-            product = b.add("mul", (px, py))
-            if keep is not None and b.width(product) > keep - shift:
-                product = b.add("wrap", (product,), width=keep - shift, signed=False)
-            if shift:
-                product = b.add("shl", (product, b.const(shift)))
-            terms.append(product)
-    while len(terms) > 1:  # an adder tree
-        terms = [b.add("add", (terms[i], terms[i + 1])) if i + 1 < len(terms) else terms[i]
-                 for i in range(0, len(terms), 2)]
-    return terms[0]
+            by_shift.setdefault(shift, []).append(
+                cut(b.add("mul", (px, py)), (keep or 0) - shift))
+    terms = []
+    for shift, products in sorted(by_shift.items()):
+        total = cut(adder_tree(products), (keep or 0) - shift) if len(products) > 1 \
+            else products[0]
+        terms.append(b.add("shl", (total, b.const(shift))) if shift else total)
+    return adder_tree(terms)
 
 
 def _low_bits_read(graph: Graph, node: Node) -> int | None:

@@ -37,3 +37,18 @@ def test_every_linear_node_as_a_tree_over_registers_and_same_stage_leaves(n_stag
     signature = route_signature(route, sched)
     requests = random_requests(route, 30, seed=n_stages)
     check_core(route, component, signature, requests, gap=0.2, stall=0.2, seed=n_stages)
+
+
+@pytest.mark.parametrize("target, clock_mhz", [("ice40", 83.0), ("ecp5", 250.0)])
+def test_a_cone_too_deep_for_a_stage_is_cut_level_by_level(target, clock_mhz):
+    # Three LUT levels per bit do not fit one stage: the CRC's bits become explicit XOR
+    # trees, cut after their first levels, as a hand-written CRC is: 2 stages holding
+    # 4 partial XORs per bit, where cutting the program's steps took 24 stages.
+    route = example("crc.py").route("/crc32")
+    sched = schedule(route.graph, model=DelayModel.load(target), clock_mhz=clock_mhz)
+    assert sched.n_stages == 2 and sched.register_bits() <= 5 * 32 + 32
+    component = elaborate(generate_route(route, sched))
+    signature = route_signature(route, sched)
+    requests = random_requests(route, 40, seed=zlib.crc32(target.encode()))
+    check_core(route, component, signature, requests, gap=0.3, stall=0.3, seed=5,
+               graph=sched.graph)

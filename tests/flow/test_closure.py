@@ -81,3 +81,10 @@ def test_the_critical_path_names_the_routes_it_runs_through():
          "net": "link.app.luma.v12", "delay": 3.0}]}]}
     path = _critical_path(nextpnr, source)
     assert path["routes"] == ["luma"] and path["source_lines"] == ["imaging.py:31"]
+    # A register of the value (`v12_s3`) and the core's output register name it too.
+    nextpnr = {"critical_paths": [{"path": [
+        {"from": {"cell": "link.app.luma.v12_s3_SB_DFFE"},
+         "to": {"cell": "link.app.luma.o__payload_SB_DFFESR"},
+         "net": "link.app.luma.v12_s3[4]", "delay": 3.0}]}]}
+    path = _critical_path(nextpnr, source)
+    assert path["routes"] == ["luma"] and path["source_lines"] == ["imaging.py:31"]
