@@ -40,8 +40,8 @@ arrives ``register_delay(node)`` later; copies in later stages are fabric regist
 from __future__ import annotations
 
 import functools
-import heapq
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 from ..ir.affine import AffineForms
@@ -144,6 +144,7 @@ class LutTimer:
         #: nodes that are faster as one balanced XOR tree per bit than as written.
         self.affine = AffineForms(graph)
         self.xor_trees: set[int] = set()
+        self._tree_times: dict[tuple, float] = {}
 
     #: The constant bits, for :func:`fpgac.ir.bits.node_bits`.
     zero, one = ZERO, ONE
@@ -268,10 +269,9 @@ class LutTimer:
             forms = self.affine.place(node_id, stage, self.stage.__getitem__)
             self.xor_trees.discard(node_id)
             if forms is not None and any(len(leaves) > 1 for leaves, _ in forms):
-                trees = tuple(self._xor_tree(form, stage) for form in forms)
-                tree_arrival = max((self._finish(s) for s in trees), default=0.0)
-                if tree_arrival < arrival - 1e-9:
-                    bits, arrival = trees, tree_arrival
+                trees = self._xor_trees(forms, stage, arrival)
+                if trees is not None:
+                    bits, arrival = trees
                     self.xor_trees.add(node_id)
         else:
             signals = [s for bits in operands for s in bits if s >= 0]
@@ -294,28 +294,59 @@ class LutTimer:
         self.arrival[node_id] = max(arrival, 0.0)
         return self.arrival[node_id]
 
-    def _xor_tree(self, form, stage: int) -> int:
-        """Return a bit written as a balanced tree of k-input XORs of its form's leaves.
+    def _xor_trees(self, forms, stage: int,
+                   written: float) -> tuple[tuple[int, ...], float] | None:
+        """Return a node's bits as balanced XOR trees of its forms' leaves, and their arrival.
 
-        The earliest leaves are combined first, so late ones pass through few levels.
+        ``None`` when that arrives no earlier than ``written``, the node as written.
         """
-        leaves, constant = form
-        signals = sorted((s for s in (self._operand_bits(o, stage)[i] for o, i in leaves)
-                          if s >= 0), key=self.signal_time)
-        if not signals:
-            return ONE if constant else ZERO
-        heap = [(self.signal_time(s), n, s) for n, s in enumerate(signals)]
-        heapq.heapify(heap)
-        n = len(heap)
-        while len(heap) > 1:
-            group = [heapq.heappop(heap) for _ in range(min(self.k, len(heap)))]
-            latest = group[-1][0]
-            ids = frozenset(s >> 1 for _, _, s in group)
-            signal = self._new(latest + self.level_ns, [(ids, latest)])
-            heapq.heappush(heap, (latest + self.level_ns, n, signal))
-            n += 1
-        signal = heap[0][2]
-        return _flip(signal) if constant else signal
+        leaf_bits = {o: self._operand_bits(o, stage) for leaves, _ in forms for o, _ in leaves}
+        per_bit = []
+        for leaves, constant in forms:
+            signals = [s for s in (leaf_bits[o][i] for o, i in leaves) if s >= 0]
+            if len(signals) <= 1:  # a constant or a wire
+                per_bit.append((signals, constant, self._finish(signals[0]) if signals else 0.0))
+            else:
+                t = self._tree_time([self._time[s >> 1] for s in signals])
+                per_bit.append((signals, constant, t))
+        arrival = max((t for _, _, t in per_bit), default=0.0)
+        if arrival >= written - 1e-9:
+            return None
+        bits = []
+        for signals, constant, t in per_bit:
+            if not signals:
+                bit = ZERO
+            elif len(signals) == 1:
+                bit = signals[0]
+            else:  # the tree's last LUT, over (at most) k inputs that arrive a level earlier
+                inputs = frozenset(self._new(t - self.level_ns) >> 1
+                                   for _ in range(min(self.k, len(signals))))
+                bit = self._new(t, [(inputs, t - self.level_ns)])
+            bits.append(_flip(bit) if constant else bit)
+        return tuple(bits), arrival
+
+    def _tree_time(self, times: list[float]) -> float:
+        """Return when a balanced tree of k-input LUTs over leaves arriving at ``times`` is done.
+
+        The tree exists when the leaves can sit at depths ``d_i <= (T - t_i) / level``
+        with ``sum(k ** -d_i) <= 1`` (Kraft's inequality); the earliest such ``T`` is one
+        of the leaves' times plus whole levels.
+        """
+        key = tuple(sorted(Counter(times).items()))
+        known = self._tree_times.get(key)
+        if known is not None:
+            return known
+        level, k = self.level_ns, self.k
+        latest = key[-1][0]
+        n = sum(c for _, c in key)
+        span = math.ceil((latest - key[0][0]) / level) + math.ceil(math.log(n, k)) + 2
+        candidates = sorted({t + m * level for t, _ in key for m in range(1, span + 1)
+                             if t + m * level >= latest + level - 1e-9})
+        for total in candidates:
+            if sum(c * k ** -math.floor((total - t) / level + 1e-9) for t, c in key) <= 1 + 1e-12:
+                break
+        self._tree_times[key] = total
+        return total
 
     def _aligned_sums(self, operands) -> bool:
         """Return whether every sum bit among ``operands`` is read at its own position."""

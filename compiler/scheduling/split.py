@@ -63,12 +63,14 @@ def split_slow_ops(graph: Graph, model: DelayModel, budget_ns: float, *,
             result.remove(node.id)
         if errors:
             raise FpgacError(errors, _source_of(errors))
+        # Widening the types the pieces' looser ranges need can make another operation
+        # wider, and so slower: it is split in the next round.
+        widen_types(result)
         slow = _slow(result, model, budget_ns)
         if not slow:
             break
     else:
         raise AssertionError("splitting did not converge")
-    widen_types(result)
     return result
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -306,3 +307,15 @@ def test_a_clock_faster_than_a_register_is_refused():
     graph = compile_source(DIVIDER, "divider.py").route("/div").graph
     with pytest.raises(FpgacError, match="shorter than the 1.00 ns a register alone needs"):
         schedule(graph, model=WIDE, clock_mhz=1500)
+
+
+def test_types_widened_after_splitting_are_split_again():
+    # Regression: at 55.4 MHz, splitting /isqrt's operations loosened a range, widening an
+    # addition from 29 to 30 bits after the split, which then no longer fit its stage
+    # (the schedule's own timing check failed). Widening now comes before the re-check.
+    from fpgac.driver import compile_file, optimize
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    route = optimize(compile_file(examples / "intmath.py")).route("/isqrt")
+    for clock in (55.4, 56.5, 63.9):
+        schedule(route.graph, model=DelayModel.load("ice40"), clock_mhz=clock)  # self-checked

@@ -56,3 +56,4 @@ def test_crc32_expands_only_when_its_trees_do_not_fit_a_stage():
     ops = {node.op for node in expanded}
     assert {"mux", "and"}.isdisjoint(ops)  # the steps' structure is gone: XORs of bits
     _same_values(route, expanded, random.Random(1).randrange(2**16))
+
