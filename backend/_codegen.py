@@ -416,6 +416,9 @@ class _RouteWriter:
         ops = [self.operand(o, at) for o in node.operands]
         name = f"v{node.id}"
         self.emit(self.comment(node))
+        if node.id in self.forms:  # before `select`, which can be XOR-linear too
+            self.xor_tree(node, at)
+            return
         if node.op == "rom":
             if node.id in self.block_roms:
                 self.block_rom(node, ops[0], at)
@@ -427,9 +430,6 @@ class _RouteWriter:
             return
         if node.id in self.registered_products:
             self.registered_product(node, at)
-            return
-        if node.id in self.forms:
-            self.xor_tree(node, at)
             return
         expr = self.expression(node, ops)
         self.emit(f"{name} = Signal({_shape(node.type)})")

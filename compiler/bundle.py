@@ -91,11 +91,8 @@ def write_bundle(program: Program, out_dir: str | os.PathLike, *, target: str = 
     from .scheduling import DelayModel, schedule_app
 
     out = Path(out_dir)
-    if out.exists():
-        if not (out / "manifest.json").exists() and any(out.iterdir()):
-            raise FileExistsError(f"{out} exists and is not a bundle; choose another -o DIR")
-        shutil.rmtree(out)
-    (out / "hdl").mkdir(parents=True)
+    if out.exists() and not (out / "manifest.json").exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} exists and is not a bundle; choose another -o DIR")
     started = time.perf_counter()
 
     step("scheduling")
@@ -108,6 +105,10 @@ def write_bundle(program: Program, out_dir: str | os.PathLike, *, target: str = 
 
     step("generating Amaranth")
     source = backend.generate_app(program, scheds)
+    # Only now is an old bundle replaced: a program that cannot be scheduled leaves it be.
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "hdl").mkdir(parents=True)
     (out / "hdl" / f"{program.app}.py").write_text(source)
 
     step("elaborating and writing Verilog and RTLIL")

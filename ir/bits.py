@@ -106,9 +106,11 @@ def node_bits(node: Node, graph: Graph, operands: Sequence[Sequence],
         nonzero = _reduce(list(operands[0]) or [alg.zero], alg.or_)
         return tuple(alg.mux(nonzero, bit(1, i), bit(2, i)) for i in range(width))
     if op == "select":
-        return _select(node, bit, operands, alg)
+        return _select(node, bit, operands, signed[0], alg)
     if op in ("eq", "ne"):
-        w = max(len(operands[0]), len(operands[1]))
+        # Operands of different signedness differ beyond the wider one's width too (u1 1
+        # against i1 -1): one more bit, each extended by its own signedness, tells them apart.
+        w = max(len(operands[0]), len(operands[1])) + (signed[0] != signed[1])
         differ = _reduce([alg.xor(bit(0, i), bit(1, i)) for i in range(w)] or [alg.zero],
                          alg.or_)
         result = alg.flip(differ) if op == "eq" else differ
@@ -116,12 +118,16 @@ def node_bits(node: Node, graph: Graph, operands: Sequence[Sequence],
     raise AssertionError(f"no bit-level rule for {op}")
 
 
-def _select(node: Node, bit, operands, alg: BitAlgebra) -> tuple:
+def _select(node: Node, bit, operands, index_signed: bool, alg: BitAlgebra) -> tuple:
     index = list(operands[0])
     n = len(operands) - 1
     used = max(1, (n - 1).bit_length())
-    # An index beyond the elements selects 0: its high bits must all be zero.
-    high = _reduce(index[used:], alg.or_) if len(index) > used else alg.zero
+    # An index beyond the elements selects 0: its high bits must all be zero, and so must
+    # a signed index's sign bit (a negative index is outside too).
+    outside = index[used:]
+    if index_signed and index and len(index) <= used:
+        outside = [index[-1]]
+    high = _reduce(outside, alg.or_) if outside else alg.zero
     result = []
     for i in range(node.type.width):
         level = [bit(k, i) for k in range(1, n + 1)]

