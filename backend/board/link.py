@@ -379,7 +379,9 @@ class TagQueues(wiring.Component):
     (``2**slot_bits`` tags). Whether a FIFO is full is a register, a cycle late:
     pushes must be at least two cycles apart (the demultiplexer pushes once per
     request). ``r_en`` pops the head tag of route ``r_route``; that tag is on
-    ``r_data`` in the next cycle. Popping an empty FIFO is not allowed.
+    ``r_data`` two cycles later, and stays until the next pop's. The read address
+    is a register of its own, so no path runs from the route's choice through the
+    memory. Popping an empty FIFO is not allowed.
     """
 
     def __init__(self, n_routes: int, slot_bits: int) -> None:
@@ -421,10 +423,15 @@ class TagQueues(wiring.Component):
             w_port.addr.eq(Cat(w_tail[:bits], w_route)),
             w_port.data.eq(self.w.payload.tag),
             w_port.en.eq(self.w.valid & ~full),
-            r_port.addr.eq(Cat(r_head[:bits], r_route)),
-            r_port.en.eq(self.r_en),
             self.r_data.eq(r_port.data),
         ]
+        # The popped head's address, registered: the memory reads it in the next cycle.
+        r_addr = Signal.like(r_port.addr)
+        r_read = Signal()
+        m.d.sync += r_read.eq(self.r_en)
+        with m.If(self.r_en):
+            m.d.sync += r_addr.eq(Cat(r_head[:bits], r_route))
+        m.d.comb += [r_port.addr.eq(r_addr), r_port.en.eq(r_read)]
         for k in range(n):
             # Its own full flag, not the selected one: one LUT before the enable.
             with m.If(self.w.valid & (w_route == k) & ~fulls[k]):
@@ -439,8 +446,8 @@ class FrameSender(wiring.Component):
 
     Source ``s<k>`` (one per route, kind k) carries a response body of
     ``response_bytes[k]`` bytes; its tag is popped from the tag queues
-    (``tag_route`` and ``tag_pop``, both registers, then ``tag`` in the next
-    cycle). Source
+    (``tag_route`` and ``tag_pop``, both registers, then ``tag`` two cycles
+    later). Source
     ``status`` carries the tag of a status query, answered with the status body:
     ``status_fixed`` (its first 48 bytes, known at elaboration), then the
     counters ``rx_frames``, ``rx_dropped`` and ``tx_frames`` as they are when the
@@ -501,8 +508,9 @@ class FrameSender(wiring.Component):
         # The steps of a frame, one-hot: looking, capturing (the source's `ready`), taking
         # the tag, the content bytes, the CRC's two bytes.
         looking = Signal(init=1)
-        capture, take_tag, content, crc_high, crc_low = (Signal(name=name) for name in (
-            "capture", "take_tag", "content", "crc_high", "crc_low"))
+        capture, wait_tag, take_tag, content, crc_high, crc_low = (
+            Signal(name=name) for name in (
+                "capture", "wait_tag", "take_tag", "content", "crc_high", "crc_low"))
         # kind | tag | body, shifted out a byte at a time; a status reply's body
         # here is its counters, which follow the fixed bytes.
         frame = Signal(24 + 8 * body_max, reset_less=True)
@@ -543,8 +551,8 @@ class FrameSender(wiring.Component):
                      look_index.eq(Mux(look_index == n, 0, look_index + 1))]
         for k, source in enumerate(sources):
             m.d.comb += source.ready.eq(grant[k])
-        # The tag queue's read: a registered pulse and route, so the tag is there in the
-        # cycle after the capture.
+        # The tag queue's read: a registered pulse and route, so the tag is there two
+        # cycles after the capture.
         m.d.sync += self.tag_pop.eq(0)
         with m.If(looking & seen):
             m.d.sync += [looking.eq(0), capture.eq(1), grant.eq(seen_at),
@@ -555,11 +563,13 @@ class FrameSender(wiring.Component):
             lengths = [HEADER_BYTES + b for b in self.response_bytes]
             lengths.append(HEADER_BYTES + STATUS_BODY_BYTES)
             m.d.sync += [
-                capture.eq(0), take_tag.eq(~grant[n]), content.eq(grant[n]), grant.eq(0),
+                capture.eq(0), wait_tag.eq(~grant[n]), content.eq(grant[n]), grant.eq(0),
                 left.eq(_one_hot_select(grant, lengths, len(left))),
                 is_status.eq(grant[n]),
                 crc.eq(0xFFFF),
             ]
+        with m.If(wait_tag):  # the tag queue reads its memory
+            m.d.sync += [wait_tag.eq(0), take_tag.eq(1)]
         with m.If(take_tag):
             # A route's tag: the head of its tag queue, popped in the capture cycle. (A
             # status reply's tag came with its query.)

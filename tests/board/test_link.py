@@ -391,6 +391,7 @@ def test_tag_queues_keep_each_routes_tags_in_order_and_refuse_a_full_one():
             ctx.set(dut.r_en, 1)
             await ctx.tick()
             ctx.set(dut.r_en, 0)
+            await ctx.tick()   # the tag is there two cycles after the pop
             popped.append((route, ctx.get(dut.r_data)))
 
         for i in range(5):

@@ -65,6 +65,13 @@ def test_the_route_on_the_slow_path_gets_a_clock_scaled_by_the_miss(tmp_path, im
     # Already scheduled faster once: the next clock starts from that one.
     _, again = _faster_clock(out, manifest, icebreaker, _build([name], 46.0), {"/luma": 60.0})
     assert again == pytest.approx(60.0 * 48.0 / 46.0 * CLOSURE_MARGIN, abs=0.01)
+    # A path that starts in one route and ends in another's register (synthesis shared
+    # their logic): the route whose stage it ends is sped up.
+    names = {r["path"]: r["name"] for r in manifest["routes"]}
+    ends_in_grey = {"critical_path": {"routes": [names["/luma"], names["/grey"]],
+                                      "to": f"link.app.{names['/grey']}.v9_s2"},
+                    "clocks": {"clk": {"constraint_mhz": 48.0, "achieved_mhz": 46.0}}}
+    assert _faster_clock(out, manifest, icebreaker, ends_in_grey, {})[0] == "/grey"
     # A path through the host link alone: no route to speed up.
     assert _faster_clock(out, manifest, icebreaker, _build([], 40.0), {}) is None
     # A clock more than twice the asked one: the model is not that far off; none.
