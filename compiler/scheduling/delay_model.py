@@ -249,6 +249,8 @@ class DelayModel:
         if any(graph[o].op == "const" and graph[o]["value"] in (0, 1) for o in node.operands):
             return False  # folded away
         a, b = (graph[o].type for o in node.operands)
+        if min(a.width, b.width) < 2:
+            return False  # yosys's mul2dsp leaves a product by one bit to LUTs: an AND
         return self.dsp.fits(a.width, getattr(a, "signed", False), b.width,
                              getattr(b, "signed", False), node.type.width)
 

@@ -174,3 +174,17 @@ def test_the_routes_of_an_app_share_the_blocks():
         for route in program.routes:
             scheds[route.path].verify_timing(None, 1000.0 / 48, ICE40)
             _same_values(route.graph, scheds[route.path].graph)
+
+
+def test_a_product_by_one_bit_is_logic_not_a_dsp_block():
+    # Regression: split pieces of a product can be one bit wide; such a product is an
+    # AND (yosys's mul2dsp takes only operands of two bits or more), and timing it as a
+    # DSP block made /ycbcr unschedulable on the ECP5 above 181 MHz.
+    from fpgac.ir import Graph
+
+    g = Graph("one_bit")
+    a = g.add("param", path="a", width=1, signed=False)
+    b = g.add("param", path="b", width=9, signed=False)
+    product = g.add("mul", (a, b))
+    for target in ("ice40", "ecp5"):
+        assert not DelayModel.load(target).maps_to_dsp(g[product], g)
