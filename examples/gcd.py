@@ -23,7 +23,8 @@ def gcd(a: u16, b: u16) -> u16:
     by side and a choice: a short slice of pipeline, which keeps the core
     small enough for an iCE40 UP5K.
     """
-    shift = ctz(a | b)  # the power of two common to both
+    either: u16 = a | b
+    shift = ctz(either)  # the power of two common to both
     # With a == 0 the answer is b: start from it with nothing left to subtract (y == 0
     # leaves every step as it is), and x << shift gives back b. Likewise when b == 0.
     first: u16 = a if a != 0 else b
