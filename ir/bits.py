@@ -15,7 +15,8 @@ from typing import Any, Protocol
 
 from .graph import Graph, Node
 
-__all__ = ["BIT_LEVEL_OPS", "SHIFTS", "BitAlgebra", "is_bit_level", "node_bits"]
+__all__ = ["BIT_LEVEL_OPS", "SHIFTS", "BitAlgebra", "is_bit_level", "node_bits",
+           "reduce_balanced"]
 
 #: Ops whose result bits are logic of their operand bits (with constant shift amounts
 #: where they take one).
@@ -53,7 +54,7 @@ class BitAlgebra(Protocol):
     def mux(self, sel, if_false, if_true): ...
 
 
-def _reduce(signals: list, combine: Callable) -> Any:
+def reduce_balanced(signals: list, combine: Callable) -> Any:
     """Combine ``signals`` in a balanced tree of two-input operations."""
     while len(signals) > 1:
         signals = [combine(signals[i], signals[i + 1]) if i + 1 < len(signals) else signals[i]
@@ -103,7 +104,7 @@ def node_bits(node: Node, graph: Graph, operands: Sequence[Sequence],
             bits.extend(bit(k, i) for i in range(node["widths"][k]))
         return tuple(bits[:width]) + (alg.zero,) * (width - len(bits))
     if op == "mux":
-        nonzero = _reduce(list(operands[0]) or [alg.zero], alg.or_)
+        nonzero = reduce_balanced(list(operands[0]) or [alg.zero], alg.or_)
         return tuple(alg.mux(nonzero, bit(1, i), bit(2, i)) for i in range(width))
     if op == "select":
         return _select(node, bit, operands, signed[0], alg)
@@ -111,7 +112,7 @@ def node_bits(node: Node, graph: Graph, operands: Sequence[Sequence],
         # Operands of different signedness differ beyond the wider one's width too (u1 1
         # against i1 -1): one more bit, each extended by its own signedness, tells them apart.
         w = max(len(operands[0]), len(operands[1])) + (signed[0] != signed[1])
-        differ = _reduce([alg.xor(bit(0, i), bit(1, i)) for i in range(w)] or [alg.zero],
+        differ = reduce_balanced([alg.xor(bit(0, i), bit(1, i)) for i in range(w)] or [alg.zero],
                          alg.or_)
         result = alg.flip(differ) if op == "eq" else differ
         return (result,) + (alg.zero,) * (width - 1)
@@ -127,7 +128,7 @@ def _select(node: Node, bit, operands, index_signed: bool, alg: BitAlgebra) -> t
     outside = index[used:]
     if index_signed and index and len(index) <= used:
         outside = [index[-1]]
-    high = _reduce(outside, alg.or_) if outside else alg.zero
+    high = reduce_balanced(outside, alg.or_) if outside else alg.zero
     result = []
     for i in range(node.type.width):
         level = [bit(k, i) for k in range(1, n + 1)]

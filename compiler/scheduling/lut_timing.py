@@ -45,7 +45,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 from ..ir.affine import AffineForms
-from ..ir.bits import BIT_LEVEL_OPS, is_bit_level, node_bits
+from ..ir.bits import BIT_LEVEL_OPS, is_bit_level, node_bits, reduce_balanced
 from ..ir.graph import Graph, Node
 from ..ir.ops import OPS
 
@@ -221,13 +221,6 @@ class LutTimer:
             return f
         return self._gate([s for s in (sel, f, t) if s >= 0])
 
-    def _reduce(self, signals: list[int], combine) -> int:
-        """Combine ``signals`` in a balanced tree of two-input gates."""
-        while len(signals) > 1:
-            signals = [combine(signals[i], signals[i + 1]) if i + 1 < len(signals)
-                       else signals[i] for i in range(0, len(signals), 2)]
-        return signals[0]
-
     # -- nodes ------------------------------------------------------------------------------
 
     def _operand_bits(self, operand: int, stage: int) -> tuple[int, ...]:
@@ -385,7 +378,7 @@ class LutTimer:
                                                          node.type.width):
             inputs = [low[j] for j in support]
             if kind == "affine":
-                value = self._reduce(inputs or [ZERO], self.xor)
+                value = reduce_balanced(inputs or [ZERO], self.xor)
                 bits.append(_flip(value) if constant else value)
                 continue
             inputs = [s for s in inputs if s >= 0]
@@ -399,7 +392,7 @@ class LutTimer:
                 t = start + self.rom_levels(len(ids)) * self.level_ns
                 bits.append(self._new(t, [(frozenset(ids), start)]))
         if guard:
-            inside = _flip(self._reduce(guard, self.or_))
+            inside = _flip(reduce_balanced(guard, self.or_))
             bits = [self.and_(b, inside) for b in bits]
         bits = tuple(bits)
         return bits, max((self._finish(s) for s in bits), default=0.0)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..frontend.diagnostics import Diagnostic, FpgacError
+from ..ir.bits import reduce_balanced
 from ..ir.graph import Graph, Node
 from ..ir.ops import OPS
 from ..ir.ranges import value_ranges
@@ -240,10 +241,7 @@ def _split_mul(b: _Builder, node: Node) -> int | None:
         return v
 
     def adder_tree(values):
-        while len(values) > 1:
-            values = [b.add("add", (values[i], values[i + 1])) if i + 1 < len(values)
-                      else values[i] for i in range(0, len(values), 2)]
-        return values[0]
+        return reduce_balanced(values, lambda x, y: b.add("add", (x, y)))
 
     # Products of the same weight are summed before they are shifted into place: when
     # only the low bits are read, that sum is as narrow as what is left of them

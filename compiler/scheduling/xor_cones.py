@@ -17,8 +17,10 @@ from __future__ import annotations
 import math
 
 from ..ir.affine import AffineForms
+from ..ir.bits import reduce_balanced
 from ..ir.graph import Graph
 from ..ir.ranges import value_ranges
+from ..passes.dce import DCE
 from .delay_model import DelayModel
 from .split import _Builder, widen_types
 
@@ -75,7 +77,7 @@ def expand_deep_xor_cones(graph: Graph, model: DelayModel, budget_ns: float) -> 
     for root in roots:
         result.replace_uses(root, _tree(_Builder(result, ranges, result[root].span),
                                         affine.forms[root], result[root].type.signed))
-    _remove_unread(result)
+    DCE().run(result)  # the cones' old nodes, now unread
     widen_types(result)
     return result
 
@@ -93,26 +95,12 @@ def _tree(b: _Builder, forms, signed: bool) -> int:
     bits = []
     for leaves, constant in forms:
         terms = [leaf(o, i) for o, i in sorted(leaves)]
-        while len(terms) > 1:  # balanced: neighbours first, as a hand-written tree
-            terms = [b.add("xor", (terms[k], terms[k + 1])) if k + 1 < len(terms)
-                     else terms[k] for k in range(0, len(terms), 2)]
         if not terms:
             bits.append(b.const(constant))
-        elif constant:
-            bits.append(b.add("xor", (terms[0], b.const(1))))
-        else:
-            bits.append(terms[0])
+            continue
+        # Balanced, neighbours first, as a hand-written tree.
+        tree = reduce_balanced(terms, lambda x, y: b.add("xor", (x, y)))
+        bits.append(b.add("xor", (tree, b.const(1))) if constant else tree)
     width = len(bits)
     value = b.add("concat", tuple(reversed(bits)), widths=(1,) * width)  # low part last
     return b.add("wrap", (value,), width=width, signed=True) if signed else value
-
-
-def _remove_unread(graph: Graph) -> None:
-    """Remove the nodes nothing reads (outputs and parameters stay)."""
-    changed = True
-    while changed:
-        changed = False
-        for node in reversed(list(graph)):
-            if node.op not in ("output", "param") and not graph.users(node.id):
-                graph.remove(node.id)
-                changed = True
