@@ -209,7 +209,7 @@ def _faster_clock(bundle: Path, manifest: dict, board, build: dict,
     found = critical.get("routes", [])
     # The route whose register ends the path first: its stage is the one too long (the
     # path can start in another route when synthesis shared their logic).
-    end = re.findall(r"\bapp\.(\w+)\.", critical.get("to") or "")
+    end = _route_instances(critical.get("to") or "")
     routes = [names[i] for i in sorted(found, key=lambda i: i not in end) if i in names]
     if not routes or not build["clocks"]:
         return None
@@ -338,6 +338,17 @@ def _signal_of(cell: str) -> str:
     return re.split(r"_(?:SB_|TRELLIS_|LUT4|DP16KD|MULT18|CCU2C|\$)", cell, maxsplit=1)[0]
 
 
+def _route_instances(name: str) -> list[str]:
+    """Return the route cores a netlist name belongs to.
+
+    ``link.app.<route>.v12...`` is a net or register of the route's core (``v12_s3``
+    one of its pipeline registers); ``link.app.<route>_i__payload`` is the app's port
+    of the route, which is the name a core's input or output register takes when
+    synthesis keeps the app's name for it.
+    """
+    return re.findall(r"\bapp\.(\w+?)(?:\.|_[io]__)", name)
+
+
 def _critical_path(nextpnr: dict, hdl_source: str) -> dict[str, Any]:
     """Return the worst path's end points and the handler lines its nets come from."""
     paths = nextpnr.get("critical_paths") or []
@@ -352,9 +363,7 @@ def _critical_path(nextpnr: dict, hdl_source: str) -> dict[str, Any]:
         for name in filter(None, names):
             if name == segment.get("net") and name not in nets:
                 nets.append(name)
-            # `link.app.<route>.v12...`: the route's core instance, then the signal (or one
-            # of its registers, `v12_s3`).
-            for instance in re.findall(r"\bapp\.(\w+)\.", name):
+            for instance in _route_instances(name):
                 if instance not in routes:
                     routes.append(instance)
             for instance, signal in re.findall(r"\bapp\.(\w+)\.(v\d+)(?:_s\d+)?\b", name):

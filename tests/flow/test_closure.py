@@ -109,3 +109,11 @@ def test_the_critical_path_names_the_routes_it_runs_through():
          "net": "link.app.luma.v12_s3[4]", "delay": 3.0}]}]}
     path = _critical_path(nextpnr, source)
     assert path["routes"] == ["luma"] and path["source_lines"] == ["imaging.py:31"]
+    # A one-stage core's registers can take the app's names: its input port names it,
+    # and an output register with no route in its name does not.
+    nextpnr = {"critical_paths": [{"path": [
+        {"from": {"cell": "link.app.crc32_prefix_i__payload_TRELLIS_FF"},
+         "to": {"cell": "link.app.o__payload_TRELLIS_FF_Q_21"},
+         "net": "link.app.crc32_prefix_i__payload[100]", "delay": 3.0}]}]}
+    path = _critical_path(nextpnr, source)
+    assert path["routes"] == ["crc32_prefix"] and path["to"] == "link.app.o__payload"
