@@ -62,6 +62,9 @@ CLOSURE_ATTEMPTS = 6
 CLOSURE_MARGIN = 1.04
 #: A route is never scheduled for more than this times the asked clock.
 CLOSURE_LIMIT = 2.0
+#: How many clocks closure tries for a route before a build: one no schedule meets is
+#: brought back, one that changes nothing is raised.
+CLOSURE_SEARCH = 8
 #: Bumped when the way a build is put together changes in a way the key misses.
 _BUILD_FORMAT = 1
 _STEPS = {"YOSYS": "synthesizing (yosys)", "NEXTPNR_ICE40": "placing and routing (nextpnr)",
@@ -195,7 +198,8 @@ def _faster_clock(bundle: Path, manifest: dict, board, build: dict,
     """Return the route to schedule for a faster clock after a timing miss, and that clock.
 
     The route is the one the slowest routed path runs through; its new clock is its
-    old one scaled by how far routing missed, plus :data:`CLOSURE_MARGIN`. ``None``
+    old one scaled by how far routing missed, plus :data:`CLOSURE_MARGIN`, raised by
+    that margin again while the route's schedule stays the same. ``None``
     when the path runs through no route (it is the host link's) or the route cannot
     be scheduled faster (an operation that cannot be split is already alone in its
     stage).
@@ -223,21 +227,39 @@ def _faster_clock(bundle: Path, manifest: dict, board, build: dict,
     program = program_from_json(json.loads((bundle / "ir.json").read_text()))
     graphs = {r.path: r.graph for r in program.routes}
     model = DelayModel.load(board.target)
-    # The whole app, as the bundle will be written (the routes share the DSP blocks). A
-    # clock no schedule meets (an operation that cannot be split would not fit a stage)
-    # is brought halfway back, twice, before closure gives up.
-    for _ in range(3):
+
+    def layout(clock: float) -> tuple:
+        # The whole app, as the bundle will be written: the routes share the DSP blocks.
+        s = schedule_app(graphs, model=model, clock_mhz=asked,
+                         route_clocks={**route_clocks, path: clock})[path]
+        return _schedule_layout(s)
+
+    now = layout(current)
+    # A clock no schedule meets (an operation that cannot be split would not fit a
+    # stage) is brought halfway back; a clock that gives the route the schedule it has
+    # (the miss was smaller than the next cut) is raised by the margin again, so that
+    # every attempt builds something new.
+    failed = False
+    for _ in range(CLOSURE_SEARCH):
+        if faster <= current or faster > CLOSURE_LIMIT * asked:
+            return None
         try:
-            schedule_app(graphs, model=model, clock_mhz=asked,
-                         route_clocks={**route_clocks, path: faster})
-            break
+            if layout(faster) != now:
+                return path, faster
         except FpgacError:
+            failed = True
             faster = round((faster + current) / 2, 2)
-    else:
-        return None
-    if faster <= current:
-        return None
-    return path, faster
+            continue
+        if failed:
+            return None  # faster fails, this is no different: nothing between
+        faster = round(faster * CLOSURE_MARGIN, 2)
+    return None
+
+
+def _schedule_layout(s) -> tuple:
+    """Return what of a route's schedule its hardware is made from: ops, stages, forms."""
+    return (s.n_stages, tuple((n.id, n.op, s.stage[n.id]) for n in s.graph),
+            tuple(sorted(s.block_roms)), tuple(sorted(s.xor_trees)))
 
 
 def _link_top(source: str, signature: dict, manifest: dict, board, pll, window: int):

@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from fpgac.backend.board.platforms import board
-from fpgac.build import CLOSURE_MARGIN, _critical_path, _faster_clock, _route_clocks
+from fpgac.build import (
+    CLOSURE_MARGIN,
+    _critical_path,
+    _faster_clock,
+    _route_clocks,
+    _schedule_layout,
+)
 from fpgac.bundle import write_bundle
 from fpgac.driver import compile_file, optimize
 from fpgac.runtime import read_manifest
@@ -65,6 +71,20 @@ def test_the_route_on_the_slow_path_gets_a_clock_scaled_by_the_miss(tmp_path, im
     # Already scheduled faster once: the next clock starts from that one.
     _, again = _faster_clock(out, manifest, icebreaker, _build([name], 46.0), {"/luma": 60.0})
     assert again == pytest.approx(60.0 * 48.0 / 46.0 * CLOSURE_MARGIN, abs=0.01)
+    # /luma has one schedule from 50 to 56 MHz: a miss of 2% would build it again as it
+    # is, so the clock is raised until its schedule changes.
+    scaled = 50.0 * 48.0 / 47.0 * CLOSURE_MARGIN
+    _, raised = _faster_clock(out, manifest, icebreaker, _build([name], 47.0), {"/luma": 50.0})
+    graphs = {r.path: r.graph for r in imaging.routes}
+    model = DelayModel.load("ice40")
+
+    def layout(mhz: float) -> tuple:
+        return _schedule_layout(schedule_app(graphs, model=model, clock_mhz=48.0,
+                                             route_clocks={"/luma": mhz})["/luma"])
+
+    assert layout(scaled) == layout(50.0)
+    assert raised > scaled and layout(raised) != layout(50.0)
+    assert layout(raised / CLOSURE_MARGIN) == layout(50.0)  # the first clock that does
     # A path that starts in one route and ends in another's register (synthesis shared
     # their logic): the route whose stage it ends is sped up.
     names = {r["path"]: r["name"] for r in manifest["routes"]}
