@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                 "yes" if clock["met"] else "NO",
                 ", ".join(f"{c['route']} {c['scheduled_mhz']:g}" for c in build["closure"]) or "-",
                 f"{res['logic_cells']['used']:,}/{res['logic_cells']['available']:,}",
-                f"{res['ffs']:,}", f"{res['dsps']['used']}/{res['dsps']['available']}",
+                f"{res['ffs']['used']:,}", f"{res['dsps']['used']}/{res['dsps']['available']}",
                 f"{res['brams']['used']}/{res['brams']['available']}",
                 f"{time.perf_counter() - started:.0f}")
     console.print(table)

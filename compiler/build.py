@@ -121,6 +121,7 @@ def prepare_bundle(source: Path, board, clock_mhz: float | None, out: Path | Non
     from .runtime import read_manifest
 
     clock = clock_mhz if clock_mhz is not None else board.default_clock_mhz
+    board.pll(clock)  # a clock the board cannot make is refused before anything is written
     if source.is_dir():
         manifest = read_manifest(source)
         target = out or source
@@ -157,24 +158,12 @@ def _program_json(program) -> Any:
 
 # --- the flow ----------------------------------------------------------------------------------
 
-def _route_clocks(bundle: Path, manifest: dict) -> dict[str, float]:
-    """Return the routes timing closure scheduled for a faster clock than the bundle's."""
-    report = json.loads((bundle / "report.json").read_text())
-    return {r["path"]: r["scheduled_mhz"] for r in report.get("routes", [])
-            if r.get("scheduled_mhz") not in (None, manifest["clock_mhz"])}
-
-
 def _cores(bundle: Path, manifest: dict, board) -> tuple[str, dict]:
     """Return the Amaranth source and signature of the bundle's cores, from its ``ir.json``."""
     from . import backend
-    from .ir import program_from_json
-    from .scheduling import DelayModel, schedule_app
+    from .bundle import read_schedules
 
-    program = program_from_json(json.loads((bundle / "ir.json").read_text()))
-    model = DelayModel.load(board.target)
-    scheds = schedule_app({r.path: r.graph for r in program.routes}, model=model,
-                          clock_mhz=manifest["clock_mhz"],
-                          route_clocks=_route_clocks(bundle, manifest))
+    program, scheds = read_schedules(bundle, manifest, target=board.target)
     source = backend.generate_app(program, scheds)
     signature = backend.app_signature(program, scheds, component=backend.app_class_name(program))
     return source, signature
@@ -327,12 +316,16 @@ def _figures(board, nextpnr: dict, cells: dict[str, int]) -> dict[str, Any]:
 
     luts = sum(n for name, n in cells.items() if name in ("SB_LUT4", "LUT4"))
     if board.target == "ice40":
+        # A logic cell is one LUT and one flip-flop.
         logic, dsp, ram = cell("ICESTORM_LC"), cell("ICESTORM_DSP"), cell("ICESTORM_RAM")
         ffs = sum(n for name, n in cells.items() if name.startswith("SB_DFF"))
+        lut_room = ff_room = logic["available"]
     else:
         logic, dsp, ram = cell("TRELLIS_COMB"), cell("MULT18X18D"), cell("DP16KD")
         ffs = sum(n for name, n in cells.items() if name.startswith("TRELLIS_FF"))
-    return {"logic_cells": logic, "luts": luts, "ffs": ffs, "dsps": dsp, "brams": ram}
+        lut_room, ff_room = logic["available"], cell("TRELLIS_FF")["available"]
+    return {"logic_cells": logic, "luts": {"used": luts, "available": lut_room},
+            "ffs": {"used": ffs, "available": ff_room}, "dsps": dsp, "brams": ram}
 
 
 def _source_lines(hdl_source: str) -> dict[tuple[str, str], str]:
@@ -418,13 +411,11 @@ def build_report_text(report: dict) -> str:
     table = Table()
     for column in ("resource", "used", "available", "%"):
         table.add_column(column, justify="left" if column == "resource" else "right")
-    for name, label in (("logic_cells", "logic cells"), ("dsps", "DSPs"),
-                        ("brams", "block RAMs")):
+    for name, label in (("logic_cells", "logic cells"), ("luts", "LUTs"), ("ffs", "flip-flops"),
+                        ("dsps", "DSPs"), ("brams", "block RAMs")):
         entry = build["resources"][name]
         share = f"{100 * entry['used'] / entry['available']:.1f}" if entry["available"] else "-"
         table.add_row(label, f"{entry['used']:,}", f"{entry['available']:,}", share)
-    table.add_row("LUTs", f"{build['resources']['luts']:,}", "", "")
-    table.add_row("flip-flops", f"{build['resources']['ffs']:,}", "", "")
     console.print(table)
     clocks = Table()
     for column in ("clock", "asked MHz", "routed Fmax MHz", "met"):
@@ -476,6 +467,7 @@ def build_bundle(source: str | os.PathLike, board_name: str = "icebreaker", *,
     bitstream, in seconds.
     """
     from .backend.board.platforms import board as find_board
+    from .bundle import route_clocks as bundle_route_clocks
     from .runtime import finish_bundle, read_manifest
 
     if toolchain not in TOOLCHAINS:
@@ -489,7 +481,7 @@ def build_bundle(source: str | os.PathLike, board_name: str = "icebreaker", *,
 
     step("elaborating the board top level")
     hdl_source, signature = _cores(bundle, manifest, board)
-    route_clocks = _route_clocks(bundle, manifest)
+    route_clocks = bundle_route_clocks(bundle, manifest)
     if (bundle / "hdl" / f"{manifest['app']}.py").read_text() != hdl_source:
         # The bundle's cores came from another version of the scheduler or generator:
         # write it again from its IR, so the bundle describes exactly what is built.

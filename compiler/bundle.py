@@ -28,7 +28,7 @@ from pathlib import Path
 from . import __version__
 from .ir import Program, program_to_json, ty_to_json
 
-__all__ = ["write_bundle", "route_report", "format_report"]
+__all__ = ["write_bundle", "read_schedules", "route_clocks", "route_report", "format_report"]
 
 #: Nodes that are wiring or constants, not operations, in the op counts of a report.
 _NOT_OPS = frozenset({"const", "param", "output", "wrap"})
@@ -58,8 +58,13 @@ def format_report(report: dict) -> str:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"app `{report['app']}` on `{report['target']}` at "
-                        f"{report['clock_mhz']} MHz (estimates from the delay model)")
+    if report["clock_mhz"] is not None:
+        at = f"at {report['clock_mhz']} MHz (estimates from the delay model)"
+    else:
+        stages = sorted({r["stages"] for r in report["routes"]})
+        at = (f"with {', '.join(map(str, stages))} stage{'s' if stages != [1] else ''} "
+              "(forced; Fmax estimated by the delay model)")
+    table = Table(title=f"app `{report['app']}` on `{report['target']}` {at}")
     for col in ("route", "stages", "latency", "II", "register bits", "est. Fmax MHz",
                 "IR nodes", "ops"):
         table.add_column(col, justify="left" if col in ("route", "ops") else "right")
@@ -146,3 +151,35 @@ def write_bundle(program: Program, out_dir: str | os.PathLike, *, target: str = 
         "records": {name: ty_to_json(t) for name, t in program.records.items()},
     })
     return out
+
+
+def route_clocks(bundle: str | os.PathLike, manifest: dict) -> dict[str, float]:
+    """Return the routes of a bundle scheduled for a faster clock than the bundle's.
+
+    Timing closure (:mod:`fpgac.build`) schedules a route for a faster clock and
+    records it as the route's ``scheduled_mhz`` in report.json.
+    """
+    report = json.loads((Path(bundle) / "report.json").read_text())
+    return {r["path"]: r["scheduled_mhz"] for r in report.get("routes", [])
+            if r.get("scheduled_mhz") not in (None, manifest["clock_mhz"])}
+
+
+def read_schedules(bundle: str | os.PathLike, manifest: dict,
+                   target: str | None = None) -> tuple[Program, dict]:
+    """Return a bundle's program and its routes' schedules, as the bundle was written.
+
+    The schedules are made again from ``ir.json``, for the bundle's clock and the
+    routes' own clocks (or the stages it was forced to), on ``target``'s delay
+    model (default: the bundle's target).
+    """
+    from .ir import program_from_json
+    from .scheduling import DelayModel, schedule_app
+
+    program = program_from_json(json.loads((Path(bundle) / "ir.json").read_text()))
+    model = DelayModel.load(target or manifest["target"])
+    graphs = {r.path: r.graph for r in program.routes}
+    if manifest["clock_mhz"] is None:  # written with --stages N: every route has N
+        stages = max((r["latency"] for r in manifest["routes"]), default=0)
+        return program, schedule_app(graphs, model=model, stages=stages)
+    return program, schedule_app(graphs, model=model, clock_mhz=manifest["clock_mhz"],
+                                 route_clocks=route_clocks(bundle, manifest))

@@ -376,7 +376,7 @@ def _run_lines(model, input_) -> int:
 
 
 @main.command()
-@FILE
+@FILE_OR_BUNDLE
 @click.option("--route", "route", metavar="PATH", required=True,
               help="The route whose core to simulate (path or function name).")
 @click.option("--input", "input_", metavar="F.jsonl",
@@ -395,20 +395,22 @@ def _run_lines(model, input_) -> int:
                                                                      "and random requests.")
 @click.option("--vcd", type=click.Path(dir_okay=False), metavar="FILE",
               help="Write a waveform of the simulation.")
-@click.option("--target", type=click.Choice(["ice40", "ecp5", "generic"]), default="ice40",
-              show_default=True, help="The delay model to schedule with.")
+@click.option("--target", type=click.Choice(["ice40", "ecp5", "generic"]),
+              help="The delay model to schedule with (default: ice40, or the bundle's).")
 @click.option("--clock-mhz", type=click.FloatRange(min=0, min_open=True), metavar="F",
               help="Pipeline to meet this clock.")
 @click.option("--stages", type=click.IntRange(min=0), metavar="N", help="Force N stages.")
 @_user_errors
 def sim(file: Path, route: str, input_: str | None, random_: int | None, engine: str,
-        stall: float, gap: float, seed: int, vcd: str | None, target: str,
+        stall: float, gap: float, seed: int, vcd: str | None, target: str | None,
         clock_mhz: float | None, stages: int | None):
     """Simulate a route's pipelined core cycle by cycle, checking every response.
 
-    Responses go to stdout as JSON lines in request order; cycles, latency, requests
-    per cycle and mismatches against the software model go to stderr. Exits 1 on any
-    mismatch or refused request.
+    FILE is a handler module, scheduled with the options given; DIR is a bundle,
+    whose core is simulated as it was compiled. Responses go to stdout as JSON
+    lines in request order; cycles, latency, requests per cycle and mismatches
+    against the software model go to stderr. Exits 1 on any mismatch or refused
+    request.
     """
     from .simulate import run_cli
 

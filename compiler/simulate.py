@@ -362,12 +362,14 @@ def _read_requests(core: SimCore, lines: Iterable[str]):
 def run_cli(file: str | os.PathLike, route: str, *, input_: str | os.PathLike | TextIO | None
             = None, random: int | None = None, engine: str = DEFAULT_ENGINE, stall: float = 0.0,
             gap: float = 0.0, seed: int = 0, vcd: str | os.PathLike | None = None,
-            clock_mhz: float | None = None, stages: int | None = None, target: str = "ice40",
+            clock_mhz: float | None = None, stages: int | None = None, target: str | None = None,
             out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Do what ``fpgac sim`` does with parsed options; return the exit status.
 
     Compile and optimize ``file``, schedule ``route`` (``clock_mhz`` or ``stages``
-    on ``target``'s delay model; neither: the model's default clock), simulate
+    on ``target``'s delay model, ``ice40`` by default; neither: the model's default
+    clock) or, when ``file`` is a bundle directory, take its route's core as the
+    bundle was compiled (options given schedule it again), simulate
     its core on the JSON-line requests of ``input_`` (a path, ``"-"`` or ``None``
     for standard input, or an open text file) or on ``random`` random requests,
     and print one JSON line per request on ``out`` in order: the response, or
@@ -379,7 +381,9 @@ def run_cli(file: str | os.PathLike, route: str, *, input_: str | os.PathLike | 
     import click
 
     from .backend.sim import BuildError
+    from .bundle import read_schedules
     from .driver import compile_file, optimize
+    from .runtime import read_manifest
     from .scheduling import TARGETS, DelayModel, schedule
 
     out = out if out is not None else sys.stdout
@@ -397,22 +401,41 @@ def run_cli(file: str | os.PathLike, route: str, *, input_: str | os.PathLike | 
     if clock_mhz is not None and stages is not None:
         raise click.BadParameter("give `--clock-mhz` or `--stages`, not both",
                                  param_hint="--stages")
-    if target not in TARGETS:
+    if target is not None and target not in TARGETS:
         raise click.BadParameter(f"unknown target {target!r}; choose from {', '.join(TARGETS)}",
                                  param_hint="--target")
 
-    program = optimize(compile_file(file))
+    if Path(file).is_dir():
+        # A bundle: its cores as it was compiled, unless options ask for another schedule.
+        manifest = read_manifest(file)  # a bundle, whole and unaltered
+        program, scheds = read_schedules(file, manifest, target=target)
+        target = target or manifest["target"]
+        rescheduled = clock_mhz is not None or stages is not None or target != manifest["target"]
+    else:
+        program, scheds, rescheduled = optimize(compile_file(file)), {}, True
+        target = target or "ice40"
     try:
         chosen = program.route(route)
     except KeyError:
         known = ", ".join(r.path for r in program.routes)
         raise click.BadParameter(f"no route {route!r}; the routes are {known}",
                                  param_hint="--route") from None
-    try:
-        sched = schedule(chosen.graph, model=DelayModel.load(target), clock_mhz=clock_mhz,
-                         stages=stages)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="--clock-mhz/--stages") from None
+    if rescheduled:
+        try:
+            sched = schedule(chosen.graph, model=DelayModel.load(target), clock_mhz=clock_mhz,
+                             stages=stages)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--clock-mhz/--stages") from None
+    else:
+        sched = scheds[chosen.path]
+    if vcd is not None:
+        try:
+            open(vcd, "wb").close()  # the engines write it at the end: fail before the run
+        except OSError as e:
+            raise click.BadParameter(f"cannot write {vcd}: {e.strerror}", param_hint="--vcd") \
+                from None
+    if isinstance(input_, (str, os.PathLike)) and input_ != "-" and not Path(input_).is_file():
+        raise click.BadParameter(f"{input_} is not a file", param_hint="--input")
     try:
         core = SimCore(chosen, sched, engine=engine)
     except BuildError as e:

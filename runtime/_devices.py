@@ -156,9 +156,13 @@ def unregister_device(prefix: str) -> None:
 
 
 def registered_devices() -> list[str]:
-    """Return the device prefixes that can be opened, ``software`` first."""
+    """Return the device prefixes that can be opened, ``software`` first.
+
+    That is the runtime's own (``software``, ``serial``, ``virtual``) and those
+    registered by plug-ins.
+    """
     with _lock:
-        return ["software", *sorted(_registry)]
+        return ["software", *sorted(set(_registry) | set(_BUILTIN))]
 
 
 def open_device(spec: str, bundle: BundleData) -> Device:

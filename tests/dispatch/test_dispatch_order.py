@@ -157,7 +157,7 @@ def registered():
 
 
 def test_the_best_available_device_is_picked(bundle, registered):
-    assert registered_devices() == ["software", "board", "broken"]
+    assert registered_devices() == ["software", "board", "broken", "serial", "virtual"]
     app = load(bundle)
     assert app.device.name == "board" and list(app.devices) == ["board", "software"]
     assert app.inc(1) == 2
@@ -177,7 +177,8 @@ def test_devices_by_name(bundle, registered):
     with pytest.raises(DeviceError, match=r"^device 'board' is not available$"):
         load(bundle, device="board")
     with pytest.raises(DeviceError, match=r"^unknown device 'sim'; the devices known here: "
-                                          r"'software', 'board', 'broken'$"):
+                                          r"'software', 'board', 'broken', 'serial', "
+                                          r"'virtual'$"):
         load(bundle, device="sim")
     assert isinstance(load(bundle, device="software").device, SoftwareDevice)
 

@@ -31,7 +31,8 @@ def check_built(bundle: Path, board: str, clock_mhz: float) -> dict:
         assert clock["achieved_mhz"] >= clock["constraint_mhz"] >= clock_mhz * 0.999
     resources = build["resources"]
     assert 0 < resources["logic_cells"]["used"] <= resources["logic_cells"]["available"]
-    assert resources["luts"] > 0 and resources["ffs"] > 0
+    for name in ("luts", "ffs"):
+        assert 0 < resources[name]["used"] <= resources[name]["available"]
     assert build["board"] == board and build["pll_mhz"] == pytest.approx(clock_mhz)
     suffix = ".bin" if board == "icebreaker" else ".bit"
     bitstream = bundle / "board" / f"{board}{suffix}"
@@ -126,3 +127,10 @@ def test_a_bundle_from_another_schedule_is_rewritten_before_it_is_built(tmp_path
     assert fresh != stale and "*" in fresh.split("class GreyCore")[1].split("class ")[0]
     manifest = read_manifest(out)
     assert "virtual/board.cc" in manifest["files"]
+
+
+def test_a_clock_the_board_cannot_make_is_refused_before_the_bundle_is_written(tmp_path):
+    out = tmp_path / "lookup"
+    with pytest.raises(ValueError, match="16 to 275 MHz"):
+        build_bundle(EXAMPLES / "lookup.py", "icebreaker", clock_mhz=5, out=out)
+    assert not out.exists()

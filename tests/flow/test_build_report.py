@@ -49,7 +49,9 @@ def test_figures_combine_yosys_and_nextpnr():
                                "ICESTORM_DSP": {"used": 2, "available": 8},
                                "ICESTORM_RAM": {"used": 4, "available": 30}}}
     figures = _figures(BOARDS["icebreaker"], nextpnr, _yosys_cells(YOSYS_LOG))
-    assert figures == {"logic_cells": {"used": 300, "available": 5280}, "luts": 250, "ffs": 150,
+    assert figures == {"logic_cells": {"used": 300, "available": 5280},
+                       "luts": {"used": 250, "available": 5280},
+                       "ffs": {"used": 150, "available": 5280},
                        "dsps": {"used": 2, "available": 8},
                        "brams": {"used": 4, "available": 30}}
 
@@ -84,11 +86,13 @@ def test_build_report_text_is_a_table_of_the_figures():
     report = {"app": "imaging", "timing_met": False, "build": {
         "board": "icebreaker", "device": "iCE40UP5K-SG48", "clock_mhz": 48.0, "pll_mhz": 48.0,
         "baud": 3_000_000, "build_seconds": 12.5,
-        "resources": {"logic_cells": {"used": 1740, "available": 5280}, "luts": 1255,
-                      "ffs": 1082, "dsps": {"used": 2, "available": 8},
+        "resources": {"logic_cells": {"used": 1740, "available": 5280},
+                      "luts": {"used": 1255, "available": 5280},
+                      "ffs": {"used": 1082, "available": 5280}, "dsps": {"used": 2, "available": 8},
                       "brams": {"used": 4, "available": 30}},
         "clocks": {"clk": {"constraint_mhz": 48.0, "achieved_mhz": 37.18, "met": False}},
         "critical_path": {"source_lines": ["imaging.py:31"]}}}
     text = build_report_text(report)
     assert "TIMING NOT MET" in text and "1,740" in text and "5,280" in text and "37.18" in text
+    assert "20.5" in text  # flip-flops: 1,082 of 5,280
     assert "critical path through imaging.py:31" in text

@@ -17,10 +17,9 @@ from fpgac.build import (
     CLOSURE_MARGIN,
     _critical_path,
     _faster_clock,
-    _route_clocks,
     _schedule_layout,
 )
-from fpgac.bundle import write_bundle
+from fpgac.bundle import route_clocks, write_bundle
 from fpgac.driver import compile_file, optimize
 from fpgac.runtime import read_manifest
 from fpgac.scheduling import DelayModel, schedule_app
@@ -55,7 +54,7 @@ def test_the_bundle_records_route_clocks_and_the_build_reads_them_back(tmp_path,
     out = tmp_path / "imaging"
     write_bundle(imaging, out, target="ice40", clock_mhz=48.0, route_clocks={"/luma": 60.0})
     manifest = read_manifest(out)
-    assert _route_clocks(out, manifest) == {"/luma": 60.0}
+    assert route_clocks(out, manifest) == {"/luma": 60.0}
     report = json.loads((out / "report.json").read_text())
     assert {r["path"]: r["scheduled_mhz"] for r in report["routes"]}["/grey"] == 48.0
 

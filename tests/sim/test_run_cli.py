@@ -102,3 +102,33 @@ def test_bad_options_are_refused(options, hint):
 def test_an_unknown_route_names_the_routes():
     with pytest.raises(click.BadParameter, match="the routes are /luma, /ycbcr"):
         _run(IMAGING, "/nope", random=1)
+
+
+def test_unusable_input_and_waveform_paths_are_refused_before_the_run(tmp_path):
+    with pytest.raises(click.BadParameter, match="is not a file") as info:
+        _run(IMAGING, "/luma", input_=tmp_path / "missing.jsonl", stages=1)
+    assert info.value.param_hint == "--input"
+    with pytest.raises(click.BadParameter, match="cannot write") as info:
+        _run(IMAGING, "/luma", random=2, stages=1, vcd=tmp_path / "no" / "such" / "dir.vcd")
+    assert info.value.param_hint == "--vcd"
+
+
+def test_a_bundle_is_simulated_as_it_was_compiled(tmp_path):
+    from fpgac.bundle import write_bundle
+
+    out = tmp_path / "imaging"
+    write_bundle(example("imaging.py"), out, target="ecp5", clock_mhz=150.0)
+    latency = {r["path"]: r["latency"] for r in json.loads((out / "manifest.json").read_text())
+               ["routes"]}
+    status, lines, err = _run(out, "/ycbcr", random=30, stall=0.2, seed=1)
+    assert status == 0 and len(lines) == 30 and "mismatches: 0" in err
+    assert f"latency {latency['/ycbcr']} cycles, scheduled for 150 MHz" in err
+    # Options given schedule the bundle's route again.
+    status, _, err = _run(out, "/ycbcr", random=5, stages=2)
+    assert status == 0 and "latency 2 cycles" in err
+    # Forced stages: the bundle's own.
+    forced = tmp_path / "forced"
+    write_bundle(example("imaging.py"), forced, stages=3)
+    status, _, err = _run(forced, "/luma", random=5)
+    assert status == 0 and "latency 3 cycles" in err
+    assert "with 3 stages (forced" in (forced / "report.txt").read_text()
