@@ -306,8 +306,9 @@ def report(bundle: Path, as_json: bool):
 @click.option("--input", "input_", type=click.File("r"), default="-", show_default=True,
               metavar="F.jsonl", help="JSON lines of requests; `-` reads standard input.")
 @click.option("--device", default="software", show_default=True, metavar="D",
-              help="Where requests run: software, virtual (a built bundle's simulated "
-                   "board) or serial:PORT[@BAUD] (a board running the bundle's bitstream).")
+              help="Where requests run: software, sim (the bundle's cores, simulated cycle "
+                   "by cycle), virtual (a built bundle's simulated board) or "
+                   "serial:PORT[@BAUD] (a board running the bundle's bitstream).")
 @_user_errors
 def run(file: Path, route: str, input_, device: str):
     """Stream JSON-line requests through a route; print one JSON line per request, in order.
@@ -430,8 +431,9 @@ def sim(file: Path, route: str, input_: str | None, random_: int | None, engine:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
               help="The port to listen on.")
 @click.option("--device", default="software", show_default=True, metavar="D",
-              help="Where requests run: software, virtual (a built bundle's simulated "
-                   "board) or serial:PORT[@BAUD] (a board running the bundle's bitstream).")
+              help="Where requests run: software, sim (the bundle's cores, simulated cycle "
+                   "by cycle), virtual (a built bundle's simulated board) or "
+                   "serial:PORT[@BAUD] (a board running the bundle's bitstream).")
 @click.option("--max-body-bytes", default=1 << 20, show_default=True, type=click.IntRange(1),
               help="Refuse single requests larger than this (413).")
 @_user_errors

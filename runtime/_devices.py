@@ -125,7 +125,8 @@ _registry: dict[str, _Entry] = {}
 #: Devices that come with the runtime, each in a module of its own that is imported only when
 #: the device is first opened (it needs optional packages): prefix -> (module, factory name).
 #: A registered prefix of the same name takes precedence.
-_BUILTIN = {"serial": ("._serial", "open_serial"), "virtual": ("._virtual", "_open_virtual")}
+_BUILTIN = {"serial": ("._serial", "open_serial"), "sim": ("._sim", "open_sim"),
+            "virtual": ("._virtual", "_open_virtual")}
 
 
 def register_device(prefix: str, factory: DeviceFactory, *, auto: bool = False,
@@ -158,7 +159,7 @@ def unregister_device(prefix: str) -> None:
 def registered_devices() -> list[str]:
     """Return the device prefixes that can be opened, ``software`` first.
 
-    That is the runtime's own (``software``, ``serial``, ``virtual``) and those
+    That is the runtime's own (``software``, ``serial``, ``sim``, ``virtual``) and those
     registered by plug-ins.
     """
     with _lock:

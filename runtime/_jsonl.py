@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from itertools import islice
 from typing import Any
 
+from ._bindings import _plain
 from ._model import RouteModel
 from ._values import ArrayT, RecordT
 
@@ -39,7 +40,8 @@ def run_jsonl(route: RouteModel, lines: Iterable[str], write: Callable[[str], No
     """
     refused = 0
     scalar = not isinstance(route.returns, (RecordT, ArrayT))
-    encode: Callable[[Any], str] = str if scalar else json.dumps
+    # A loaded bundle's routes answer records as its record classes: JSON takes their fields.
+    encode: Callable[[Any], str] = str if scalar else (lambda value: json.dumps(_plain(value)))
     it = iter(lines)
     first = 1  # the line number of the chunk's first line
     while True:

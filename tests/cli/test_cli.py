@@ -156,6 +156,20 @@ def test_run_from_a_bundle_and_refuse_a_tampered_one(good, tmp_path):
     assert "Traceback" not in bad.output
 
 
+@pytest.mark.parametrize("device", ["software", "sim"])
+def test_run_from_a_bundle_answers_records_as_json_objects(tmp_path, device):
+    # A loaded bundle's routes answer records as its record classes: lines are JSON objects.
+    out = tmp_path / "imaging"
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    assert invoke("compile", examples / "imaging.py", "-o", out).exit_code == 0
+    result = invoke("run", out, "--route", "/ycbcr", "--device", device,
+                    input='{"p": {"r": 255, "g": 128, "b": 0}}\n{"p": {"r": 1}}\n')
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    assert json.loads(lines[0]) == {"y": 146, "cb": 53, "cr": 193}
+    assert json.loads(lines[1])["line"] == 2 and "p.g" in json.loads(lines[1])["error"]
+
+
 def test_run_shows_progress_only_on_a_terminal(good, tmp_path):
     import os
     import pty

@@ -157,7 +157,7 @@ def registered():
 
 
 def test_the_best_available_device_is_picked(bundle, registered):
-    assert registered_devices() == ["software", "board", "broken", "serial", "virtual"]
+    assert registered_devices() == ["software", "board", "broken", "serial", "sim", "virtual"]
     app = load(bundle)
     assert app.device.name == "board" and list(app.devices) == ["board", "software"]
     assert app.inc(1) == 2
@@ -176,10 +176,10 @@ def test_devices_by_name(bundle, registered):
     Board.present = False
     with pytest.raises(DeviceError, match=r"^device 'board' is not available$"):
         load(bundle, device="board")
-    with pytest.raises(DeviceError, match=r"^unknown device 'sim'; the devices known here: "
-                                          r"'software', 'board', 'broken', 'serial', "
+    with pytest.raises(DeviceError, match=r"^unknown device 'fpga'; the devices known here: "
+                                          r"'software', 'board', 'broken', 'serial', 'sim', "
                                           r"'virtual'$"):
-        load(bundle, device="sim")
+        load(bundle, device="fpga")
     assert isinstance(load(bundle, device="software").device, SoftwareDevice)
 
 
