@@ -335,22 +335,19 @@ def random_requests(route: Route, n: int, seed: int = 0) -> list[dict[str, int]]
 # -- the command line ---------------------------------------------------------------------------
 
 def _read_requests(core: SimCore, lines: Iterable[str]):
-    """Parse JSON lines; return ``(requests, errors)`` with errors by 0-based line index."""
+    """Parse JSON lines; return ``(requests, errors)`` with errors by 0-based line index.
+
+    A line is refused for the reasons, and in the words, ``fpgac run`` refuses it.
+    """
     from .runtime import RequestError
+    from .runtime._jsonl import _parse
 
     requests: dict[int, dict[str, int]] = {}
     errors: dict[int, str] = {}
     for k, text in enumerate(lines):
-        if not text.strip():
-            errors[k] = "empty line"
-            continue
-        try:
-            request = json.loads(text)
-        except ValueError as e:
-            errors[k] = f"not valid JSON: {e}"
-            continue
-        if not isinstance(request, dict):
-            errors[k] = "a request must be a JSON object keyed by parameter name"
+        request, reason = _parse(text)
+        if reason is not None:
+            errors[k] = reason
             continue
         try:
             requests[k] = core.leaves(request)

@@ -79,7 +79,7 @@ def _parse(text: str) -> tuple[Any, str | None]:
     if not text.strip():
         return None, "empty line"
     try:
-        request = _DECODE(text)
+        request = _DECODE(text.rstrip("\r\n"))  # a column, not a column on "line 2"
     except json.JSONDecodeError as e:
         return None, f"not valid JSON: {e.msg} (column {e.colno})"
     except ValueError as e:  # an integer beyond Python's digit limit
