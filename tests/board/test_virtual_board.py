@@ -20,12 +20,9 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
+from virtual_helpers import BAUD, CLK_HZ, EXAMPLES, random_value, virtual_bundle
 
-from fpgac import backend
-from fpgac.backend.board.link import LinkTop
 from fpgac.backend.board.virtual import write_virtual_board
-from fpgac.bundle import write_bundle
-from fpgac.driver import compile_file, optimize
 from fpgac.runtime import (
     BundleData,
     DeviceError,
@@ -45,11 +42,6 @@ from fpgac.runtime._framing import (
 )
 from fpgac.runtime._serial import BoardDevice
 from fpgac.runtime._virtual import VirtualBoard, _options, board_config
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-CLK_HZ = 48_000_000
-BAUD = 3_000_000
-
 
 # --- a UART echo: the line without the link ----------------------------------------------------
 
@@ -270,18 +262,7 @@ def test_device_options_parse_and_refuse():
 @pytest.fixture(scope="module")
 def imaging(tmp_path_factory) -> Path:
     """Return the imaging bundle with its virtual board (the real link top level)."""
-    out = write_bundle(optimize(compile_file(EXAMPLES / "imaging.py")),
-                       tmp_path_factory.mktemp("bundle") / "imaging", clock_mhz=CLK_HZ / 1e6)
-    manifest = json.loads((out / "manifest.json").read_text())
-    signature = json.loads((out / "signature.json").read_text())
-    app = backend.elaborate((out / "hdl" / "imaging.py").read_text())
-    top = LinkTop(app, signature, clk_hz=CLK_HZ, baud=BAUD,
-                  design_hash=bytes.fromhex(manifest["files"]["ir.json"]))
-    write_virtual_board(top, out)
-    # The manifest lists every file of the bundle: write it again with the new ones.
-    finish_bundle(out, {k: manifest[k] for k in ("app", "target", "clock_mhz", "routes",
-                                                 "records")})
-    return out
+    return virtual_bundle(EXAMPLES / "imaging.py", tmp_path_factory.mktemp("bundle"))
 
 
 def _exchange(port: serial.Serial, frames: list[bytes], *, window: int = 64,
@@ -486,32 +467,7 @@ def test_the_virtual_device_needs_a_built_bundle(imaging, tmp_path):
 @pytest.fixture(scope="module")
 def lookup(tmp_path_factory) -> Path:
     """Return the lookup bundle with its virtual board (the real link top level)."""
-    out = write_bundle(optimize(compile_file(EXAMPLES / "lookup.py")),
-                       tmp_path_factory.mktemp("bundle") / "lookup", clock_mhz=CLK_HZ / 1e6)
-    manifest = json.loads((out / "manifest.json").read_text())
-    signature = json.loads((out / "signature.json").read_text())
-    app = backend.elaborate((out / "hdl" / f"{manifest['app']}.py").read_text())
-    top = LinkTop(app, signature, clk_hz=CLK_HZ, baud=BAUD,
-                  design_hash=bytes.fromhex(manifest["files"]["ir.json"]))
-    write_virtual_board(top, out)
-    finish_bundle(out, {k: manifest[k] for k in ("app", "target", "clock_mhz", "routes",
-                                                 "records")})
-    return out
-
-
-def _random_value(t: dict, rng: random.Random):
-    """Return a random value of the IR type descriptor ``t``: extremes now and then."""
-    kind = t["kind"]
-    if kind == "bool":
-        return rng.randrange(2)
-    if kind == "int":
-        width, signed = t["width"], t["signed"]
-        lo = -(1 << (width - 1)) if signed else 0
-        hi = lo + (1 << width) - 1
-        return rng.choice((lo, hi, 0)) if rng.random() < 0.05 else rng.randint(lo, hi)
-    if kind == "record":
-        return {f["name"]: _random_value(f["type"], rng) for f in t["fields"]}
-    return [_random_value(t["elem"], rng) for _ in range(t["length"])]
+    return virtual_bundle(EXAMPLES / "lookup.py", tmp_path_factory.mktemp("bundle"))
 
 
 @pytest.mark.parametrize("options", ["drop=0.01,seed=21", "corrupt=0.005,drop=0.005,seed=22"])
@@ -527,7 +483,7 @@ def test_the_virtual_device_answers_exactly_over_a_dropping_line(lookup, options
             load(lookup, device=device, timeout=600.0, records=software.records) as app:
         assert app.device.name == device
         for route in routes:
-            requests = [{p["name"]: _random_value(p["type"], rng) for p in route["params"]}
+            requests = [{p["name"]: random_value(p["type"], rng) for p in route["params"]}
                         for _ in range(per_route)]
             got = app.route(route["path"]).batch(requests)
             want = software.route(route["path"]).batch(requests)

@@ -18,59 +18,20 @@ from __future__ import annotations
 import json
 import random
 import time
-from pathlib import Path
 
 import pytest
+from virtual_helpers import EXAMPLES, random_value, virtual_bundle
 
-from fpgac import backend
-from fpgac.backend.board.link import LinkTop
-from fpgac.backend.board.virtual import write_virtual_board
-from fpgac.bundle import write_bundle
-from fpgac.driver import compile_file, optimize
-from fpgac.runtime import finish_bundle, load
+from fpgac.runtime import load
 from fpgac.runtime._virtual import build_simulator
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NAMES = sorted(path.stem for path in EXAMPLES.glob("*.py"))
-CLK_HZ = 48_000_000
-BAUD = 3_000_000
 #: Requests per example, and the share of line bytes the line corrupts.
 REQUESTS = 10_000
 CORRUPT = 0.01
 #: Seconds one device call (a chunk of 4096 requests) may take: the simulated board runs 25
 #: to 100 times slower than a real one, slower still on a busy machine.
 CALL_TIMEOUT = 1800.0
-
-
-def virtual_bundle(source: Path, out: Path) -> Path:
-    """Compile ``source`` into a bundle under ``out`` with its virtual board; return it."""
-    bundle = write_bundle(optimize(compile_file(source)), out / source.stem,
-                          clock_mhz=CLK_HZ / 1e6)
-    manifest = json.loads((bundle / "manifest.json").read_text())
-    signature = json.loads((bundle / "signature.json").read_text())
-    app = backend.elaborate((bundle / "hdl" / f"{manifest['app']}.py").read_text())
-    top = LinkTop(app, signature, clk_hz=CLK_HZ, baud=BAUD,
-                  design_hash=bytes.fromhex(manifest["files"]["ir.json"]))
-    write_virtual_board(top, bundle)
-    # The manifest lists every file of the bundle: write it again with the new ones.
-    finish_bundle(bundle, {k: manifest[k] for k in ("app", "target", "clock_mhz", "routes",
-                                                    "records")})
-    return bundle
-
-
-def random_value(t: dict, rng: random.Random):
-    """Return a random value of the IR type descriptor ``t``: extremes now and then."""
-    kind = t["kind"]
-    if kind == "bool":
-        return rng.randrange(2)
-    if kind == "int":
-        width, signed = t["width"], t["signed"]
-        lo = -(1 << (width - 1)) if signed else 0
-        hi = lo + (1 << width) - 1
-        return rng.choice((lo, hi, 0)) if rng.random() < 0.05 else rng.randint(lo, hi)
-    if kind == "record":
-        return {f["name"]: random_value(f["type"], rng) for f in t["fields"]}
-    return [random_value(t["elem"], rng) for _ in range(t["length"])]
 
 
 @pytest.mark.slow
