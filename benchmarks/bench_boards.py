@@ -24,7 +24,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from fpgac.build import BuildError, build_bundle
+from fpgac.build import BuildError, build_bundle, resource
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                 "yes" if clock["met"] else "NO",
                 ", ".join(f"{c['route']} {c['scheduled_mhz']:g}" for c in build["closure"]) or "-",
                 f"{res['logic_cells']['used']:,}/{res['logic_cells']['available']:,}",
-                f"{res['ffs']['used']:,}", f"{res['dsps']['used']}/{res['dsps']['available']}",
+                f"{resource(res['ffs'])['used']:,}", f"{res['dsps']['used']}/{res['dsps']['available']}",
                 f"{res['brams']['used']}/{res['brams']['available']}",
                 f"{time.perf_counter() - started:.0f}")
     console.print(table)

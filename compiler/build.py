@@ -224,24 +224,23 @@ def _faster_clock(bundle: Path, manifest: dict, board, build: dict,
         return _schedule_layout(s)
 
     now = layout(current)
-    # A clock no schedule meets (an operation that cannot be split would not fit a
-    # stage) is brought halfway back; a clock that gives the route the schedule it has
-    # (the miss was smaller than the next cut) is raised by the margin again, so that
-    # every attempt builds something new.
-    failed = False
+    # A clock that gives the route the schedule it has (the miss was smaller than the
+    # next cut) is raised by the margin again, so that every attempt builds something
+    # new; a clock no schedule meets (an operation that cannot be split would not fit a
+    # stage) is bisected against the fastest clock known to change nothing.
+    same, failing = current, None
     for _ in range(CLOSURE_SEARCH):
-        if faster <= current or faster > CLOSURE_LIMIT * asked:
+        if faster <= same or faster > CLOSURE_LIMIT * asked or (
+                failing is not None and faster >= failing):
             return None
         try:
             if layout(faster) != now:
                 return path, faster
+            same = faster
         except FpgacError:
-            failed = True
-            faster = round((faster + current) / 2, 2)
-            continue
-        if failed:
-            return None  # faster fails, this is no different: nothing between
-        faster = round(faster * CLOSURE_MARGIN, 2)
+            failing = faster
+        # Raised by the margin until something fails; then between the two.
+        faster = round(faster * CLOSURE_MARGIN if failing is None else (same + failing) / 2, 2)
     return None
 
 
@@ -395,6 +394,14 @@ def _critical_path(nextpnr: dict, hdl_source: str) -> dict[str, Any]:
     }
 
 
+def resource(entry: dict | int) -> dict:
+    """Return a resource figure of a build report as ``{"used", "available"}``.
+
+    Reports of older builds hold LUTs and FFs as a count alone (0: not known).
+    """
+    return entry if isinstance(entry, dict) else {"used": entry, "available": 0}
+
+
 def build_report_text(report: dict) -> str:
     """Return the build section of a report as a table (``fpgac report`` prints it)."""
     from io import StringIO
@@ -413,7 +420,7 @@ def build_report_text(report: dict) -> str:
         table.add_column(column, justify="left" if column == "resource" else "right")
     for name, label in (("logic_cells", "logic cells"), ("luts", "LUTs"), ("ffs", "flip-flops"),
                         ("dsps", "DSPs"), ("brams", "block RAMs")):
-        entry = build["resources"][name]
+        entry = resource(build["resources"][name])
         share = f"{100 * entry['used'] / entry['available']:.1f}" if entry["available"] else "-"
         table.add_row(label, f"{entry['used']:,}", f"{entry['available']:,}", share)
     console.print(table)

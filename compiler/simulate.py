@@ -380,6 +380,7 @@ def run_cli(file: str | os.PathLike, route: str, *, input_: str | os.PathLike | 
     from .backend.sim import BuildError
     from .bundle import read_schedules
     from .driver import compile_file, optimize
+    from .ir import program_from_json
     from .runtime import read_manifest
     from .scheduling import TARGETS, DelayModel, schedule
 
@@ -405,9 +406,13 @@ def run_cli(file: str | os.PathLike, route: str, *, input_: str | os.PathLike | 
     if Path(file).is_dir():
         # A bundle: its cores as it was compiled, unless options ask for another schedule.
         manifest = read_manifest(file)  # a bundle, whole and unaltered
-        program, scheds = read_schedules(file, manifest, target=target)
         target = target or manifest["target"]
         rescheduled = clock_mhz is not None or stages is not None or target != manifest["target"]
+        if rescheduled:
+            program = program_from_json(json.loads((Path(file) / "ir.json").read_text()))
+            scheds = {}
+        else:
+            program, scheds = read_schedules(file, manifest)
     else:
         program, scheds, rescheduled = optimize(compile_file(file)), {}, True
         target = target or "ice40"
@@ -426,12 +431,13 @@ def run_cli(file: str | os.PathLike, route: str, *, input_: str | os.PathLike | 
     else:
         sched = scheds[chosen.path]
     if vcd is not None:
-        try:
-            open(vcd, "wb").close()  # the engines write it at the end: fail before the run
-        except OSError as e:
-            raise click.BadParameter(f"cannot write {vcd}: {e.strerror}", param_hint="--vcd") \
-                from None
-    if isinstance(input_, (str, os.PathLike)) and input_ != "-" and not Path(input_).is_file():
+        # The engines write it at the end of the run: fail before it, and leave the file be.
+        where = Path(vcd).resolve()
+        if where.is_dir() or not os.access(where.parent, os.W_OK) or (
+                where.exists() and not os.access(where, os.W_OK)):
+            raise click.BadParameter(f"cannot write {vcd}", param_hint="--vcd")
+    if isinstance(input_, (str, os.PathLike)) and input_ != "-" and (
+            not Path(input_).exists() or Path(input_).is_dir()):
         raise click.BadParameter(f"{input_} is not a file", param_hint="--input")
     try:
         core = SimCore(chosen, sched, engine=engine)

@@ -58,15 +58,17 @@ def _config(bundle: BundleData) -> dict[str, Any]:
     except (OSError, ValueError) as e:
         raise DeviceError(f"cannot read sim/sim.json: {e}") from None
     if not isinstance(config, dict) or config.get("format") not in _FORMATS:
-        raise DeviceError(f"sim/sim.json has format {config.get('format')!r} where this "
+        found = config.get("format") if isinstance(config, dict) else None
+        raise DeviceError(f"sim/sim.json has format {found!r} where this "
                           f"runtime reads {_FORMATS}: compile the bundle again or update fpgac")
     streams = config.get("streams")
     paths = [r["path"] for r in bundle.manifest["routes"]]
     if not isinstance(streams, list) or [s.get("path") if isinstance(s, dict) else None
                                          for s in streams] != paths:
         raise DeviceError("sim/sim.json does not list the manifest's routes in order")
-    if not all(type(s.get("in_width")) is int and s["in_width"] >= 0 for s in streams):
-        raise DeviceError("sim/sim.json needs each stream's `in_width`")
+    if not all(type(s.get(k)) is int and s[k] >= 0 for s in streams
+               for k in ("in_width", "out_width")):
+        raise DeviceError("sim/sim.json needs each stream's `in_width` and `out_width`")
     return config
 
 
@@ -81,10 +83,11 @@ class SimDevice(Device):
         self.executable = executable
         self.widths = [s["in_width"] for s in config["streams"]]
         self.layouts = {layout.path: layout for layout in route_layouts(bundle)}
-        for layout, width in zip(self.layouts.values(), self.widths):
-            if 8 * layout.request_bytes < width:
-                raise DeviceError(f"sim/sim.json and signature.json disagree on the request "
-                                  f"width of {layout.path}")
+        for layout, stream in zip(self.layouts.values(), config["streams"]):
+            if 8 * layout.request_bytes < stream["in_width"] or \
+                    8 * layout.response_bytes < stream["out_width"]:
+                raise DeviceError(f"sim/sim.json and signature.json disagree on the payload "
+                                  f"widths of {layout.path}")
         self.latency = {r["path"]: r["latency"] for r in bundle.manifest["routes"]}
         self._lock = threading.Lock()
         self._stats = {"batches": 0, "requests": 0, "cycles": 0}
@@ -104,7 +107,7 @@ class SimDevice(Device):
         try:
             result, = run_jobs(self.executable, [Job(requests, stream=layout.kind)],
                                self.widths)
-        except (StuckError, RuntimeError, OSError) as e:
+        except (StuckError, RuntimeError, ValueError, OSError) as e:
             raise DeviceError(f"the simulation of {route.path} failed: {e}") from e
         if len(result.responses) != len(requests):
             raise DeviceError(f"the simulation of {route.path} answered "

@@ -103,10 +103,10 @@ def run_jobs(executable: str | os.PathLike, jobs: Sequence[Job], in_widths: Sequ
                            f"{done.stderr.strip()}")
     results, at = [], 0
     for n in counts:
-        head = lines[at].split()
-        if head[0] != "done" or len(lines) < at + 1 + n:
-            raise RuntimeError(f"the simulation answered {lines[at]!r} where a job's "
-                               f"results were due")
+        head = lines[at].split() if at < len(lines) else []
+        if head[:1] != ["done"] or len(head) < 3 or len(lines) < at + 1 + n:
+            raise RuntimeError(f"the simulation ended where a job's results were due "
+                               f"(line {at + 1} of its output)")
         result = JobResult(cycles=int(head[1]), seconds=int(head[2]) * 1e-9)
         for line in lines[at + 1:at + 1 + n]:
             bits, accepted, answered = line.split()

@@ -136,3 +136,38 @@ def test_the_critical_path_names_the_routes_it_runs_through():
          "net": "link.app.crc32_prefix_i__payload[100]", "delay": 3.0}]}]}
     path = _critical_path(nextpnr, source)
     assert path["routes"] == ["crc32_prefix"] and path["to"] == "link.app.o__payload"
+
+
+def test_a_clock_no_schedule_meets_is_bisected_against_one_that_changes_nothing(
+        tmp_path, imaging, monkeypatch):
+    import fpgac.build
+    import fpgac.scheduling
+    from fpgac.frontend.diagnostics import FpgacError
+
+    class NoSchedule(FpgacError):
+        def __init__(self):
+            Exception.__init__(self, "no schedule meets the clock")
+
+    out = tmp_path / "imaging"
+    write_bundle(imaging, out, target="ice40", clock_mhz=48.0)
+    manifest = read_manifest(out)
+    name = next(r["name"] for r in manifest["routes"] if r["path"] == "/luma")
+
+    # /luma: one schedule below 55.5 MHz, another from 55.5 to 56, none from 56 up.
+    def schedule_app(graphs, *, model, clock_mhz, route_clocks):
+        clock = route_clocks["/luma"]
+        if clock >= 56.0:
+            raise NoSchedule()
+        return {"/luma": clock >= 55.5}
+
+    monkeypatch.setattr(fpgac.scheduling, "schedule_app", schedule_app)
+    monkeypatch.setattr(fpgac.build, "_schedule_layout", lambda changed: changed)
+    icebreaker = board("icebreaker")
+    # 50 x 48/47 x 1.04 = 53.11 and 55.23 change nothing, 57.44 and 56.34 fail: 55.78 does.
+    path, mhz = _faster_clock(out, manifest, icebreaker, _build([name], 47.0), {"/luma": 50.0})
+    assert path == "/luma" and mhz == pytest.approx(55.78, abs=0.02)
+    # 54 x 48/47 x 1.04 = 57.35 fails; between 54 and it, 55.67 changes the schedule.
+    path, mhz = _faster_clock(out, manifest, icebreaker, _build([name], 47.0), {"/luma": 54.0})
+    assert path == "/luma" and mhz == pytest.approx((54.0 + 57.35) / 2, abs=0.01)
+    # Nothing between 55.5 and 56 when the route is at 55.9 already: none.
+    assert _faster_clock(out, manifest, icebreaker, _build([name], 47.0), {"/luma": 55.9}) is None

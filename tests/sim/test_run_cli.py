@@ -111,6 +111,12 @@ def test_unusable_input_and_waveform_paths_are_refused_before_the_run(tmp_path):
     with pytest.raises(click.BadParameter, match="cannot write") as info:
         _run(IMAGING, "/luma", random=2, stages=1, vcd=tmp_path / "no" / "such" / "dir.vcd")
     assert info.value.param_hint == "--vcd"
+    # A waveform already there is left as it was when the run does not happen.
+    old = tmp_path / "old.vcd"
+    old.write_text("an earlier waveform")
+    with pytest.raises(click.BadParameter):
+        _run(IMAGING, "/luma", input_=tmp_path / "missing.jsonl", stages=1, vcd=old)
+    assert old.read_text() == "an earlier waveform"
 
 
 def test_a_bundle_is_simulated_as_it_was_compiled(tmp_path):
