@@ -504,8 +504,10 @@ def build_bundle(source: str | os.PathLike, board_name: str = "icebreaker", *,
     closure: list[dict] = []
     while True:
         link = _link_top(hdl_source, signature, manifest, board, pll, window)
+        # Without `src` attributes the netlist holds no file paths: the same design gives
+        # the same input to the tools (and the same build key) from any checkout.
         plan = board.platform().prepare(
-            BoardTop(board, pll, link), name="top",
+            BoardTop(board, pll, link), name="top", emit_src=False,
             synth_opts="-dsp" if board.target == "ice40" else "",
             nextpnr_opts="--report top.report.json --timing-allow-fail")
         # The key covers every file the tools read (the design as RTLIL, constraints,

@@ -126,8 +126,9 @@ class Queue(wiring.Component):
     On ECP5 the memory is LUT RAM, and a wide entry makes many small RAMs that
     all read and write at the same address: the entry is split into groups of
     ``_LUT_RAM_GROUP_BITS`` bits, each in its own memory with its own copy of
-    the pointers, so no pointer drives more than one group's RAMs. ``group_bits``
-    forces a group width (None: the platform's choice).
+    the pointers and of the "not full" flag, so no pointer and no write enable
+    drives more than one group's RAMs. ``group_bits`` forces a group width
+    (None: the platform's choice).
     """
 
     def __init__(self, shape, depth: int, *, group_bits: int | None = None) -> None:
@@ -148,11 +149,12 @@ class Queue(wiring.Component):
         groups = [(lo, min(lo + step, width)) for lo in range(0, width, step)] or [(0, 0)]
 
         level = Signal(range(inner + 1))   # entries in the memory, not yet read out
-        not_full = Signal(init=1)          # level != inner
+        # `level != inner`, once per group: each group's write enable is its own LUT.
+        not_full = [Signal(init=1, name=f"not_full_{g}") for g in range(len(groups))]
         not_empty = Signal()               # level != 0
-        do_write = self.w.valid & not_full
+        do_write = self.w.valid & not_full[0]
         do_read = not_empty & (~self.r.valid | self.r.ready)
-        m.d.comb += self.w.ready.eq(not_full)
+        m.d.comb += self.w.ready.eq(not_full[0])
 
         for g, (lo, hi) in enumerate(groups):
             memory = Memory(shape=hi - lo, depth=1 << bits, init=[], attrs=_ram_attrs(platform))
@@ -162,11 +164,12 @@ class Queue(wiring.Component):
             produce = Signal(bits, name=f"produce_{g}")
             consume = Signal(bits, name=f"consume_{g}")
             m.d.comb += [
-                w_port.addr.eq(produce), w_port.data.eq(w_payload[lo:hi]), w_port.en.eq(do_write),
+                w_port.addr.eq(produce), w_port.data.eq(w_payload[lo:hi]),
+                w_port.en.eq(self.w.valid & not_full[g]),
                 r_port.addr.eq(consume), r_port.en.eq(do_read),
                 r_payload[lo:hi].eq(r_port.data),
             ]
-            with m.If(do_write):
+            with m.If(self.w.valid & not_full[g]):
                 m.d.sync += produce.eq(produce + 1)
             with m.If(do_read):
                 m.d.sync += consume.eq(consume + 1)
@@ -177,9 +180,13 @@ class Queue(wiring.Component):
             m.d.sync += self.r.valid.eq(0)
         # The flags follow `level` without comparing its new value: one step at a time.
         with m.If(do_write & ~do_read):
-            m.d.sync += [level.eq(level + 1), not_empty.eq(1), not_full.eq(level != inner - 1)]
+            m.d.sync += [level.eq(level + 1), not_empty.eq(1)]
+            # `flag &` changes nothing (the flag was set to write) but keeps the copies
+            # apart: synthesis merges flip-flops with the same inputs.
+            m.d.sync += [flag.eq(flag & (level != inner - 1)) for flag in not_full]
         with m.Elif(do_read & ~do_write):
-            m.d.sync += [level.eq(level - 1), not_full.eq(1), not_empty.eq(level != 1)]
+            m.d.sync += [level.eq(level - 1), not_empty.eq(level != 1)]
+            m.d.sync += [flag.eq(1) for flag in not_full]
         return m
 
 
