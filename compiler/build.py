@@ -245,8 +245,12 @@ def _faster_clock(bundle: Path, manifest: dict, board, build: dict,
 
 
 def _schedule_layout(s) -> tuple:
-    """Return what of a route's schedule its hardware is made from: ops, stages, forms."""
-    return (s.n_stages, tuple((n.id, n.op, s.stage[n.id]) for n in s.graph),
+    """Return what of a route's schedule its hardware is made from: ops, stages, forms.
+
+    Each node counts with its operands, type and attributes, so two ways of
+    splitting a wide operation into pieces differ even where the ids agree.
+    """
+    return (s.n_stages, tuple((n.id, n.key(), s.stage[n.id]) for n in s.graph),
             tuple(sorted(s.block_roms)), tuple(sorted(s.xor_trees)))
 
 

@@ -171,3 +171,21 @@ def test_a_clock_no_schedule_meets_is_bisected_against_one_that_changes_nothing(
     assert path == "/luma" and mhz == pytest.approx((54.0 + 57.35) / 2, abs=0.01)
     # Nothing between 55.5 and 56 when the route is at 55.9 already: none.
     assert _faster_clock(out, manifest, icebreaker, _build([name], 47.0), {"/luma": 55.9}) is None
+
+
+def test_schedules_that_split_an_operation_differently_have_different_layouts():
+    # Two splits of one wide addition can keep the same ids, ops and stages and differ
+    # only in the widths of their pieces: closure must see them as different cores.
+    from types import SimpleNamespace
+
+    from fpgac.ir import IntTy, Node
+
+    def schedule(piece_width: int) -> SimpleNamespace:
+        nodes = [Node(1, "param", (), IntTy(32), {"name": "x"}),
+                 Node(2, "add", (1, 1), IntTy(piece_width)),
+                 Node(3, "add", (1, 1), IntTy(33 - piece_width))]
+        return SimpleNamespace(n_stages=2, graph=nodes, stage={1: 0, 2: 0, 3: 1},
+                               block_roms=(), xor_trees=())
+
+    assert _schedule_layout(schedule(16)) == _schedule_layout(schedule(16))
+    assert _schedule_layout(schedule(16)) != _schedule_layout(schedule(20))
