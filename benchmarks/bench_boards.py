@@ -9,7 +9,8 @@ build already made is reused). The table shows whether nextpnr's routed Fmax
 meets the clock, the logic cells, flip-flops, DSPs and block RAMs used, and
 the build time; a build that does not fit the FPGA says so. ``--jobs N`` runs N
 builds at a time, each in its own process (nextpnr uses one core). "closure" lists
-the routes timing closure scheduled for a faster clock, and that clock. Results are
+the routes timing closure scheduled for a faster clock, and that clock, and the
+placement seeds it tried. Results are
 written to benchmarks/results/boards.txt; the exit status is 1 if any
 example misses its clock or does not fit.
 """
@@ -91,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         table.add_row(
             name, board, f"{clock['constraint_mhz']:.1f}", f"{clock['achieved_mhz']:.1f}",
             "yes" if clock["met"] else "NO",
-            ", ".join(f"{c['route']} {c['scheduled_mhz']:g}" for c in build["closure"]) or "-",
+            ", ".join(f"seed {c['seed']}" if "seed" in c else f"{c['route']} {c['scheduled_mhz']:g}"
+                      for c in build["closure"]) or "-",
             f"{res['logic_cells']['used']:,}/{res['logic_cells']['available']:,}",
             f"{resource(res['ffs'])['used']:,}", f"{res['dsps']['used']}/{res['dsps']['available']}",
             f"{res['brams']['used']}/{res['brams']['available']}", f"{seconds:.0f}")

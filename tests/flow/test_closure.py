@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from fpgac.backend.board.platforms import board
 from fpgac.build import (
+    CLOSURE_GROWTH,
     CLOSURE_MARGIN,
     _critical_path,
     _faster_clock,
@@ -158,10 +160,10 @@ def test_a_clock_no_schedule_meets_is_bisected_against_one_that_changes_nothing(
         clock = route_clocks["/luma"]
         if clock >= 56.0:
             raise NoSchedule()
-        return {"/luma": clock >= 55.5}
+        return {"/luma": SimpleNamespace(graph=range(10), changed=clock >= 55.5)}
 
     monkeypatch.setattr(fpgac.scheduling, "schedule_app", schedule_app)
-    monkeypatch.setattr(fpgac.build, "_schedule_layout", lambda changed: changed)
+    monkeypatch.setattr(fpgac.build, "_schedule_layout", lambda s: s.changed)
     icebreaker = board("icebreaker")
     # 50 x 48/47 x 1.04 = 53.11 and 55.23 change nothing, 57.44 and 56.34 fail: 55.78 does.
     path, mhz = _faster_clock(out, manifest, icebreaker, _build([name], 47.0), {"/luma": 50.0})
@@ -173,11 +175,37 @@ def test_a_clock_no_schedule_meets_is_bisected_against_one_that_changes_nothing(
     assert _faster_clock(out, manifest, icebreaker, _build([name], 47.0), {"/luma": 55.9}) is None
 
 
+def test_a_faster_schedule_many_times_larger_counts_as_none(tmp_path, imaging, monkeypatch):
+    # On the ULX3S, hashing64's /fmix64 has one schedule from 170 to 184 MHz; above that
+    # its products leave the DSP blocks for logic, 161 operations become 26,893, and a
+    # 2% miss would cost a core many times larger. Closure treats such a clock as one
+    # no schedule meets.
+    import fpgac.build
+    import fpgac.scheduling
+
+    out = tmp_path / "imaging"
+    write_bundle(imaging, out, target="ice40", clock_mhz=48.0)
+    manifest = read_manifest(out)
+    name = next(r["name"] for r in manifest["routes"] if r["path"] == "/luma")
+
+    def schedule_app(graphs, *, model, clock_mhz, route_clocks):
+        clock = route_clocks["/luma"]
+        size = 10 if clock < 56.0 else 10 * CLOSURE_GROWTH + 1
+        return {"/luma": SimpleNamespace(graph=range(int(size)), layout=clock >= 55.5)}
+
+    monkeypatch.setattr(fpgac.scheduling, "schedule_app", schedule_app)
+    monkeypatch.setattr(fpgac.build, "_schedule_layout", lambda s: s.layout)
+    icebreaker = board("icebreaker")
+    # As with no schedule at all: between 55.23 (the same) and 57.44 (too large), 55.78.
+    path, mhz = _faster_clock(out, manifest, icebreaker, _build([name], 47.0), {"/luma": 50.0})
+    assert path == "/luma" and mhz == pytest.approx(55.78, abs=0.02)
+    # Only larger schedules are faster: none.
+    assert _faster_clock(out, manifest, icebreaker, _build([name], 47.0), {"/luma": 55.9}) is None
+
+
 def test_schedules_that_split_an_operation_differently_have_different_layouts():
     # Two splits of one wide addition can keep the same ids, ops and stages and differ
     # only in the widths of their pieces: closure must see them as different cores.
-    from types import SimpleNamespace
-
     from fpgac.ir import IntTy, Node
 
     def schedule(piece_width: int) -> SimpleNamespace:
@@ -189,3 +217,60 @@ def test_schedules_that_split_an_operation_differently_have_different_layouts():
 
     assert _schedule_layout(schedule(16)) == _schedule_layout(schedule(16))
     assert _schedule_layout(schedule(16)) != _schedule_layout(schedule(20))
+
+
+def _fake_flow(fmax_by_seed: dict, calls: list):
+    """Return a stand-in for the tool flow: its routed Fmax depends on the placement seed,
+    and its slowest path is in the host link (no route to schedule faster)."""
+    import re
+
+    def run_flow(work: Path, toolchain: str, step) -> None:
+        match = re.search(r"--seed (\d+)", (work / "build_top.sh").read_text())
+        seed = int(match.group(1)) if match else None
+        calls.append(seed)
+        (work / "top.report.json").write_text(json.dumps({
+            "fmax": {"clk": {"achieved": fmax_by_seed[seed], "constraint": 48.0}},
+            "critical_paths": [{"path": [{"from": {"cell": "link.rx.shift_SB_DFF"},
+                                          "to": {"cell": "link.rx.data_SB_DFF"},
+                                          "net": "link.rx.shift", "delay": 20.0}]}]}))
+        (work / "top.rpt").write_text("")
+        (work / "top.bin").write_bytes(b"")
+
+    return run_flow
+
+
+def test_a_near_miss_in_the_link_is_placed_again_with_other_seeds(tmp_path, monkeypatch):
+    import fpgac.build
+    from fpgac.build import CLOSURE_SEEDS, TimingError, build_bundle
+
+    monkeypatch.setattr(fpgac.build, "cache_dir", lambda: tmp_path / "cache")
+    calls: list = []
+    monkeypatch.setattr(fpgac.build, "_run_flow", _fake_flow({None: 47.0, 1: 46.5, 2: 48.4}, calls))
+    out = tmp_path / "lookup"
+    result = build_bundle(EXAMPLES / "lookup.py", "icebreaker", out=out)
+    assert calls == [None, 1, 2]
+    assert result.build["closure"] == [{"seed": 1, "routed_mhz": 47.0},
+                                       {"seed": 2, "routed_mhz": 46.5}]
+    assert result.build["seed"] == 2 and result.build["clocks"]["clk"]["met"]
+    assert json.loads((out / "board" / "build.json").read_text())["seed"] == 2
+    assert "placed again with seed 2 after routing at 46.50 MHz" in (out / "report.txt").read_text()
+    # Built again, the bundle starts from the seed it ended with: nothing runs.
+    again = build_bundle(out, "icebreaker")
+    assert again.reused and calls == [None, 1, 2]
+
+    # A miss of more than 5% is not placement luck: no seeds, and the message says so.
+    # (Each case has its own cache: the same design would otherwise reuse the runs above.)
+    calls.clear()
+    monkeypatch.setattr(fpgac.build, "cache_dir", lambda: tmp_path / "cache-far")
+    monkeypatch.setattr(fpgac.build, "_run_flow", _fake_flow({None: 44.0}, calls))
+    with pytest.raises(TimingError, match=r"44\.0 MHz achieved, 48\.0 MHz asked"):
+        build_bundle(EXAMPLES / "lookup.py", "icebreaker", out=tmp_path / "far")
+    assert calls == [None]
+    # No seed meets it: closure stops after CLOSURE_SEEDS, and the message lists them.
+    calls.clear()
+    monkeypatch.setattr(fpgac.build, "cache_dir", lambda: tmp_path / "cache-near")
+    monkeypatch.setattr(fpgac.build, "_run_flow", _fake_flow(
+        {seed: 47.5 for seed in [None, *range(1, CLOSURE_SEEDS + 1)]}, calls))
+    with pytest.raises(TimingError, match=r"tried 3 time\(s\) first: placed again with seed 1;"):
+        build_bundle(EXAMPLES / "lookup.py", "icebreaker", out=tmp_path / "near")
+    assert calls == [None, *range(1, CLOSURE_SEEDS + 1)]
