@@ -11,7 +11,7 @@ gives Fmax and utilization; yosys's statistics give LUTs and flip-flops.
 What a build adds to the bundle::
 
     board/<board>.bin|.bit   the bitstream (written only when timing is met or waived)
-    board/build.json         what was built: board, clocks, baud, tools, cache key
+    board/build.json         what was built: board, clocks, baud, tools, seed, cache key
     board/nextpnr.json       nextpnr's own report
     virtual/                 the same top level, minus the PLL, as CXXRTL C++
     report.json, report.txt  gain the build's figures (``timing_met``, ``fmax_mhz``, ...)
@@ -606,10 +606,10 @@ def build_bundle(source: str | os.PathLike, board_name: str = "icebreaker", *,
         # Timing closure: the slowest path's route is scheduled again for a faster clock
         # (the model was optimistic about it), and the board is built again.
         faster = _faster_clock(bundle, manifest, board, build, route_clocks)
-        routed = min(c["achieved_mhz"] for c in clocks.values())
+        routed = min((c["achieved_mhz"] for c in clocks.values()), default=0.0)
         if faster is None:
             # No route to speed up: a near miss may still route with another placement.
-            if seeds_tried >= CLOSURE_SEEDS or not clocks or \
+            if seeds_tried >= CLOSURE_SEEDS or \
                     routed < (1 - CLOSURE_SEED_MISS) * manifest["clock_mhz"]:
                 break
             seeds_tried += 1
