@@ -206,7 +206,7 @@ def _faster_clock(bundle: Path, manifest: dict, board, build: dict,
     """
     from .frontend.diagnostics import FpgacError
     from .ir import program_from_json
-    from .scheduling import DelayModel, schedule_app
+    from .scheduling import DelayModel, ScheduleTooLarge, schedule_app
 
     names = {r["name"]: r["path"] for r in manifest["routes"]}
     critical = build.get("critical_path") or {}
@@ -228,17 +228,20 @@ def _faster_clock(bundle: Path, manifest: dict, board, build: dict,
     graphs = {r.path: r.graph for r in program.routes}
     model = DelayModel.load(board.target)
 
-    def schedule(clock: float):
+    def schedule(clock: float, limit: int | None = None):
         # The whole app, as the bundle will be written: the routes share the DSP blocks.
         return schedule_app(graphs, model=model, clock_mhz=asked,
-                            route_clocks={**route_clocks, path: clock})[path]
+                            route_clocks={**route_clocks, path: clock},
+                            max_operations={path: limit} if limit else None)[path]
 
     current_schedule = schedule(current)
-    now, size = _schedule_layout(current_schedule), len(current_schedule.graph)
+    now, limit = _schedule_layout(current_schedule), int(CLOSURE_GROWTH * len(current_schedule.graph))
 
     def layout(clock: float) -> tuple | None:
-        s = schedule(clock)
-        return None if len(s.graph) > CLOSURE_GROWTH * size else _schedule_layout(s)
+        try:   # a schedule far larger is refused before it is scheduled, which takes long
+            return _schedule_layout(schedule(clock, limit))
+        except ScheduleTooLarge:
+            return None
 
     # A clock that gives the route the schedule it has (the miss was smaller than the
     # next cut) is raised by the margin again, so that every attempt builds something

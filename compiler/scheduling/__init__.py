@@ -10,6 +10,7 @@ from .dsp import dsp_products, fuse_constant_products, limit_dsp_products, lut_c
 from .lut_timing import LutTimer
 from .schedule import Schedule, ScheduleError
 from .scheduler import (
+    ScheduleTooLarge,
     asap_stages,
     block_rom_pairs,
     block_rom_reads,
@@ -24,7 +25,7 @@ from .split import SPLITTABLE, split_slow_ops
 __all__ = [
     "BlockRam", "DelayModel", "DspBlock", "LutMapping", "LutTimer", "OpDelay",
     "block_rom_pairs", "block_rom_reads", "fuse_constant_products",
-    "TARGETS", "Schedule", "ScheduleError", "schedule", "asap_stages", "mapped_asap_stages",
+    "TARGETS", "Schedule", "ScheduleError", "ScheduleTooLarge", "schedule", "asap_stages", "mapped_asap_stages",
     "registered_dsp_pairs", "schedule_app", "timing_constraints", "split_slow_ops", "SPLITTABLE",
     "dsp_products", "limit_dsp_products", "lut_cost",
 ]

@@ -44,18 +44,24 @@ from .schedule import EPSILON_NS, Schedule
 from .split import split_slow_ops
 from .xor_cones import expand_deep_xor_cones
 
-__all__ = ["schedule", "schedule_app", "asap_stages", "mapped_asap_stages", "registered_dsp_pairs",
+__all__ = ["schedule", "schedule_app", "ScheduleTooLarge", "asap_stages", "mapped_asap_stages", "registered_dsp_pairs",
            "block_rom_pairs", "block_rom_reads", "timing_constraints"]
+
+
+class ScheduleTooLarge(Exception):
+    """Splitting made a route's graph larger than the caller's ``max_operations``."""
 
 
 def schedule_app(graphs: dict[str, Graph], *, model: DelayModel,
                  clock_mhz: float | None = None, stages: int | None = None,
                  dsp_budget: int | None = None,
-                 route_clocks: dict[str, float] | None = None) -> dict[str, Schedule]:
+                 route_clocks: dict[str, float] | None = None,
+                 max_operations: dict[str, int] | None = None) -> dict[str, Schedule]:
     """Schedule every route of an app (path -> graph), sharing the device's DSP blocks.
 
     ``route_clocks`` schedules the routes it names for their own clocks instead of
     ``clock_mhz`` (timing closure asks a faster one of a route that routed too slow).
+    ``max_operations`` limits the routes it names as :func:`schedule` does.
 
     The routes together use at most ``dsp_budget`` blocks (default: the device's count
     in the model). When their products need more, the products that would cost the
@@ -63,10 +69,11 @@ def schedule_app(graphs: dict[str, Graph], *, model: DelayModel,
     (:func:`.dsp.limit_dsp_products`). Otherwise each route is scheduled as by
     :func:`schedule`.
     """
-    route_clocks = route_clocks or {}
+    route_clocks, limits = route_clocks or {}, max_operations or {}
     clocks = {path: route_clocks.get(path, clock_mhz) if stages is None else None
               for path in graphs}
-    scheds = {path: schedule(g, model=model, clock_mhz=clocks[path], stages=stages)
+    scheds = {path: schedule(g, model=model, clock_mhz=clocks[path], stages=stages,
+                             max_operations=limits.get(path))
               for path, g in graphs.items()}
     if dsp_budget is None:
         dsp_budget = model.dsp.count if model.dsp is not None else None
@@ -81,12 +88,14 @@ def schedule_app(graphs: dict[str, Graph], *, model: DelayModel,
     for path in scheds:
         if kept[path] < demand[path]:
             scheds[path] = schedule(graphs[path], model=model, clock_mhz=clocks[path],
-                                    stages=stages, dsp_budget=kept[path])
+                                    stages=stages, dsp_budget=kept[path],
+                                    max_operations=limits.get(path))
     return scheds
 
 
 def schedule(graph: Graph, *, model: DelayModel, clock_mhz: float | None = None,
-             stages: int | None = None, dsp_budget: int | None = None) -> Schedule:
+             stages: int | None = None, dsp_budget: int | None = None,
+             max_operations: int | None = None) -> Schedule:
     """Schedule ``graph`` into pipeline stages.
 
     With ``clock_mhz``: the fewest stages whose estimated delays fit the clock period,
@@ -99,7 +108,9 @@ def schedule(graph: Graph, *, model: DelayModel, clock_mhz: float | None = None,
     multiplication again (:mod:`.dsp`). With ``dsp_budget``, at most that many products
     use DSP blocks; the others become shifts and additions. ``Schedule.graph`` is the
     graph the stages refer to: ``graph`` itself, or a rewritten copy when an operation
-    was split or a product folded or moved to LUTs.
+    was split or a product folded or moved to LUTs. With ``max_operations``, a
+    rewritten graph with more operations raises :class:`ScheduleTooLarge` before it
+    is scheduled (timing closure asks for no core many times larger than the last).
     """
     if clock_mhz is not None and stages is not None:
         raise ValueError("give `clock_mhz` or `stages`, not both")
@@ -124,6 +135,9 @@ def schedule(graph: Graph, *, model: DelayModel, clock_mhz: float | None = None,
         limited = limit_dsp_products(graph, model, dsp_budget)
         if limited is not graph:  # the new additions may need splitting in turn
             graph = split_slow_ops(limited, model, budget, clock_mhz=clock_mhz)
+    if max_operations is not None and len(graph) > max_operations:
+        raise ScheduleTooLarge(f"{len(graph)} operations after splitting, more than "
+                               f"{max_operations}")
     if model.lut_mapping is None:
         delays = {node.id: model.delay(node, graph) for node in graph}
         asap, _ = asap_stages(graph, delays, budget)

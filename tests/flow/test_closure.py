@@ -156,7 +156,7 @@ def test_a_clock_no_schedule_meets_is_bisected_against_one_that_changes_nothing(
     name = next(r["name"] for r in manifest["routes"] if r["path"] == "/luma")
 
     # /luma: one schedule below 55.5 MHz, another from 55.5 to 56, none from 56 up.
-    def schedule_app(graphs, *, model, clock_mhz, route_clocks):
+    def schedule_app(graphs, *, model, clock_mhz, route_clocks, max_operations=None):
         clock = route_clocks["/luma"]
         if clock >= 56.0:
             raise NoSchedule()
@@ -182,16 +182,19 @@ def test_a_faster_schedule_many_times_larger_counts_as_none(tmp_path, imaging, m
     # no schedule meets.
     import fpgac.build
     import fpgac.scheduling
+    from fpgac.scheduling import ScheduleTooLarge
 
     out = tmp_path / "imaging"
     write_bundle(imaging, out, target="ice40", clock_mhz=48.0)
     manifest = read_manifest(out)
     name = next(r["name"] for r in manifest["routes"] if r["path"] == "/luma")
 
-    def schedule_app(graphs, *, model, clock_mhz, route_clocks):
+    def schedule_app(graphs, *, model, clock_mhz, route_clocks, max_operations=None):
         clock = route_clocks["/luma"]
-        size = 10 if clock < 56.0 else 10 * CLOSURE_GROWTH + 1
-        return {"/luma": SimpleNamespace(graph=range(int(size)), layout=clock >= 55.5)}
+        size = 10 if clock < 56.0 else int(10 * CLOSURE_GROWTH) + 1
+        if max_operations and size > max_operations["/luma"]:
+            raise ScheduleTooLarge()   # refused before it is scheduled
+        return {"/luma": SimpleNamespace(graph=range(size), layout=clock >= 55.5)}
 
     monkeypatch.setattr(fpgac.scheduling, "schedule_app", schedule_app)
     monkeypatch.setattr(fpgac.build, "_schedule_layout", lambda s: s.layout)
@@ -274,3 +277,16 @@ def test_a_near_miss_in_the_link_is_placed_again_with_other_seeds(tmp_path, monk
     with pytest.raises(TimingError, match=r"tried 3 time\(s\) first: placed again with seed 1;"):
         build_bundle(EXAMPLES / "lookup.py", "icebreaker", out=tmp_path / "near")
     assert calls == [None, *range(1, CLOSURE_SEEDS + 1)]
+
+
+def test_the_scheduler_refuses_a_graph_larger_than_asked_before_scheduling_it(imaging):
+    from fpgac.scheduling import ScheduleTooLarge, schedule
+
+    graph = next(r.graph for r in imaging.routes if r.path == "/luma")
+    model = DelayModel.load("ice40")
+    split = schedule(graph, model=model, clock_mhz=60.0)   # /luma's products in pieces
+    assert len(split.graph) > 2 * len(graph)
+    assert schedule(graph, model=model, clock_mhz=60.0, max_operations=len(split.graph)).stage \
+        == split.stage
+    with pytest.raises(ScheduleTooLarge):
+        schedule(graph, model=model, clock_mhz=60.0, max_operations=len(split.graph) - 1)
