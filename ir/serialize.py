@@ -7,6 +7,7 @@ plain: types as ``"u8"``/``"i9"`` strings, attributes as JSON values, spans as
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any
 
 from .graph import Graph, Node
@@ -49,7 +50,9 @@ def program_to_json(program: Program) -> dict[str, Any]:
         "format": FORMAT,
         "version": VERSION,
         "app": program.app,
-        "file": program.file,
+        # The file's name only: where a checkout lies is not part of the design (the
+        # bundle's hash, which the board reports over its link, is the same from anywhere).
+        "file": PurePath(program.file).name if program.file else program.file,
         "records": {name: ty_to_json(r) for name, r in program.records.items()},
         "routes": [_route_to_json(r) for r in program.routes],
     }

@@ -279,6 +279,43 @@ def test_a_near_miss_in_the_link_is_placed_again_with_other_seeds(tmp_path, monk
     assert calls == [None, *range(1, CLOSURE_SEEDS + 1)]
 
 
+def test_seeds_place_the_fastest_attempt_and_a_failed_closure_keeps_it(tmp_path, monkeypatch):
+    import fpgac.build
+    from fpgac.build import build_bundle
+
+    # Routed Fmax by the flow's call: the first build, the closure step that made it
+    # slower, then three seeds on the first build's schedule, each short of the clock.
+    fmax = iter([47.0, 44.0, 46.0, 46.8, 46.9])
+    calls: list = []
+
+    def run_flow(work: Path, toolchain: str, step) -> None:
+        routed = next(fmax)
+        _fake_flow({seed: routed for seed in (None, 1, 2, 3)}, calls)(work, toolchain, step)
+
+    steps = iter([("/luma", 60.0)])   # one closure step, then no route to speed up
+    monkeypatch.setattr(fpgac.build, "_faster_clock", lambda *args: next(steps, None))
+    monkeypatch.setattr(fpgac.build, "cache_dir", lambda: tmp_path / "cache")
+    monkeypatch.setattr(fpgac.build, "_run_flow", run_flow)
+    out = tmp_path / "imaging"
+    result = build_bundle(EXAMPLES / "imaging.py", "icebreaker", out=out,
+                          allow_timing_failure=True)
+    assert calls == [None, None, 1, 2, 3]   # keeping the fastest reuses its build: no sixth
+    assert result.build["closure"] == [
+        {"route": "/luma", "routed_mhz": 47.0, "scheduled_mhz": 60.0},
+        {"seed": 1, "routed_mhz": 44.0, "from_mhz": 47.0},
+        {"seed": 2, "routed_mhz": 46.0},
+        {"seed": 3, "routed_mhz": 46.8},
+        {"kept_mhz": 47.0, "routed_mhz": 46.9}]
+    # The result is the first build: its schedule (no route clock), its seed, its Fmax.
+    assert result.build["clocks"]["clk"]["achieved_mhz"] == 47.0 and result.build["seed"] is None
+    assert route_clocks(out, read_manifest(out)) == {}
+    text = (out / "report.txt").read_text()
+    assert "the schedule that routed at 47.00 MHz placed again with seed 1" in text
+    assert "kept the fastest attempt (47.00 MHz) after routing at 46.90 MHz" in text
+    # The bundle is the first build's: built again, it is reused.
+    assert build_bundle(out, "icebreaker", allow_timing_failure=True).reused and len(calls) == 5
+
+
 def test_the_scheduler_refuses_a_graph_larger_than_asked_before_scheduling_it(imaging):
     from fpgac.scheduling import ScheduleTooLarge, schedule
 
