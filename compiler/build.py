@@ -492,7 +492,8 @@ def _timing_message(report: dict) -> str:
              if path.get("source_lines") else
              f" The slowest path runs from {path.get('from')} to {path.get('to')}."
              if path else "")
-    tried = (f" Timing closure tried {len(build['closure'])} time(s) first: "
+    builds = sum("kept_mhz" not in a for a in build.get("closure", []))
+    tried = (f" Timing closure tried {builds} time(s) first: "
              + "; ".join(closure_step(a) for a in build["closure"]) + "."
              if build.get("closure") else "")
     return (f"routed timing missed the clock on {build['board']} ({'; '.join(misses)}).{where}"
@@ -515,6 +516,7 @@ def build_bundle(source: str | os.PathLike, board_name: str = "icebreaker", *,
     """
     from .backend.board.platforms import board as find_board
     from .bundle import route_clocks as bundle_route_clocks
+    from .ir import program_from_json
     from .runtime import finish_bundle, read_manifest
 
     if toolchain not in TOOLCHAINS:
@@ -529,9 +531,12 @@ def build_bundle(source: str | os.PathLike, board_name: str = "icebreaker", *,
     step("elaborating the board top level")
     hdl_source, signature = _cores(bundle, manifest, board)
     route_clocks = bundle_route_clocks(bundle, manifest)
-    if (bundle / "hdl" / f"{manifest['app']}.py").read_text() != hdl_source:
-        # The bundle's cores came from another version of the scheduler or generator:
-        # write it again from its IR, so the bundle describes exactly what is built.
+    ir_doc = json.loads((bundle / "ir.json").read_text())
+    if (bundle / "hdl" / f"{manifest['app']}.py").read_text() != hdl_source or \
+            ir_doc != _program_json(program_from_json(ir_doc)):
+        # The bundle's cores (or its ir.json) came from another version of the scheduler,
+        # generator or writer: write it again from its IR, so the bundle describes exactly
+        # what is built and every attempt below has the same design hash.
         step("rescheduling the bundle")
         manifest = _rewrite(bundle, manifest, board, route_clocks, step)
     if virtual_only:
@@ -550,6 +555,7 @@ def build_bundle(source: str | os.PathLike, board_name: str = "icebreaker", *,
     tried: list[dict] = []
     seeding: dict | None = None   # the attempt closure places again with other seeds
     seeds: list[int] = []
+    built: set[str] = set()   # keys this call has run the tools for (`force` or not)
     while True:
         link = _link_top(hdl_source, signature, manifest, board, pll, window)
         # Without `src` attributes the netlist holds no file paths: the same design gives
@@ -581,12 +587,13 @@ def build_bundle(source: str | os.PathLike, board_name: str = "icebreaker", *,
 
         work = cache_dir() / key
         reused = (work / "top.report.json").exists() and (work / "top.rpt").exists() and \
-            (work / _bitstream_name(board)).exists() and not force
+            (work / _bitstream_name(board)).exists() and (not force or key in built)
         if not reused:
             if work.exists():
                 shutil.rmtree(work)
             plan.extract(str(work))
             _run_flow(work, toolchain, step)
+            built.add(key)
         nextpnr = json.loads((work / "top.report.json").read_text())
         cells = _yosys_cells((work / "top.rpt").read_text(errors="replace"))
 

@@ -130,6 +130,25 @@ def test_a_bundle_from_another_schedule_is_rewritten_before_it_is_built(tmp_path
     assert "virtual/board.cc" in manifest["files"]
 
 
+def test_a_bundle_whose_ir_names_its_module_by_full_path_is_rewritten(tmp_path):
+    from fpgac.build import _meta
+    from fpgac.bundle import write_bundle
+    from fpgac.driver import compile_file, optimize
+    from fpgac.runtime import finish_bundle
+
+    out = tmp_path / "imaging"
+    write_bundle(optimize(compile_file(EXAMPLES / "imaging.py")), out, target="ice40",
+                 clock_mhz=48.0)
+    meta = _meta(read_manifest(out))
+    # As an older fpgac wrote it: the module's full path, part of the design hash.
+    doc = json.loads((out / "ir.json").read_text())
+    doc["file"] = str(EXAMPLES / "imaging.py")
+    (out / "ir.json").write_text(json.dumps(doc, indent=1) + "\n")
+    finish_bundle(out, meta)
+    build_bundle(out, "icebreaker", virtual_only=True)
+    assert json.loads((out / "ir.json").read_text())["file"] == "imaging.py"
+
+
 def test_a_clock_the_board_cannot_make_is_refused_before_the_bundle_is_written(tmp_path):
     out = tmp_path / "lookup"
     with pytest.raises(ValueError, match="16 to 275 MHz"):
