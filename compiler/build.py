@@ -193,6 +193,14 @@ def _rewrite(bundle: Path, manifest: dict, board, route_clocks: dict[str, float]
     return read_manifest(bundle)
 
 
+def _reschedule(bundle: Path, manifest: dict, board, route_clocks: dict[str, float],
+                step: Callable[[str], None]) -> tuple[dict, str, dict]:
+    """Write ``bundle`` again for ``route_clocks``; return its manifest and its cores'
+    Amaranth source and signature."""
+    manifest = _rewrite(bundle, manifest, board, route_clocks, step)
+    return (manifest, *_cores(bundle, manifest, board))
+
+
 def _faster_clock(bundle: Path, manifest: dict, board, build: dict,
                   route_clocks: dict[str, float]) -> tuple[str, float] | None:
     """Return the route to schedule for a faster clock after a timing miss, and that clock.
@@ -634,8 +642,8 @@ def build_bundle(source: str | os.PathLike, board_name: str = "icebreaker", *,
             closure.append({"route": path, "routed_mhz": routed, "scheduled_mhz": mhz})
             step(f"timing closure: scheduling {path} for {mhz:g} MHz")
             route_clocks[path] = mhz
-            manifest = _rewrite(bundle, manifest, board, route_clocks, step)
-            hdl_source, signature = _cores(bundle, manifest, board)
+            manifest, hdl_source, signature = _reschedule(bundle, manifest, board,
+                                                          route_clocks, step)
             continue
         # No route to speed up: a near miss may still route with another placement. The
         # fastest attempt so far (placement varies more than a closure step gains) is
@@ -662,8 +670,8 @@ def build_bundle(source: str | os.PathLike, board_name: str = "icebreaker", *,
             if "seed" in entry:
                 entry["from_mhz"] = back_to["routed_mhz"]
             route_clocks = dict(back_to["route_clocks"])
-            manifest = _rewrite(bundle, manifest, board, route_clocks, step)
-            hdl_source, signature = _cores(bundle, manifest, board)
+            manifest, hdl_source, signature = _reschedule(bundle, manifest, board,
+                                                          route_clocks, step)
         closure.append(entry)
 
     step("writing the virtual board and the report")
